@@ -1,0 +1,110 @@
+"""Scale hyperprior (Ballé 2018) and mean-scale hyperprior (Minnen 2018).
+
+z = h_a(y) is coded with a factorized density; h_s(z_hat) predicts the Gaussian scales
+(and means) of y. At inference h_s runs integer-exact (:mod:`hyco.nn.exact`) so the
+decoder selects the same tables as the encoder on any machine and thread count; eval-mode
+``forward`` uses that same path, so its likelihoods and reconstruction are what is coded.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from hyco.entropy.factorized import FactorizedDensity
+from hyco.entropy.gaussian import GaussianConditional
+from hyco.image.base import ImageCodec
+from hyco.image.transforms import (
+    analysis,
+    hyper_analysis,
+    mean_scale_synthesis,
+    scale_synthesis,
+    synthesis,
+)
+from hyco.nn.derived import Derived
+from hyco.nn.exact import exact_forward, from_fixed, quantize_layers
+from hyco.payload import Payload
+
+
+class ScaleHyperprior(ImageCodec):
+    name = "hyperprior"
+    stride = 64
+    n_streams = 2
+    predicts_means = False
+
+    def __init__(self, n: int = 128, m: int = 192):
+        super().__init__()
+        self.n, self.m = n, m
+        self.g_a = analysis(n, m)
+        self.g_s = synthesis(n, m)
+        self.h_a, self.h_s = self._hyper_transforms(n, m)
+        self.density = FactorizedDensity(n)
+        self.gaussian = GaussianConditional()
+        self._program: Derived[list] = Derived(lambda mod: quantize_layers(mod))
+
+    def _hyper_transforms(self, n: int, m: int) -> tuple[nn.Sequential, nn.Sequential]:
+        return hyper_analysis(n, m), scale_synthesis(n, m)
+
+    def _analyse_hyper(self, y: Tensor) -> Tensor:
+        return self.h_a(y.abs())
+
+    def entropy_parameters(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """(scales, means, fixed-point scales and means) from z_hat.
+
+        Training: plain float h_s with gradients. Inference: integer-exact h_s, returning
+        also the fixed-point output that selects tables.
+        """
+        if self.training:
+            out, fixed = self.h_s(z_hat), None
+        else:
+            fixed = exact_forward(self._program.get(self.h_s), z_hat)
+            out = from_fixed(fixed)
+        if self.predicts_means:
+            scales, means = out.chunk(2, dim=1)
+        else:
+            scales, means = out, None
+        return scales, means, fixed
+
+    def _forward(self, x: Tensor) -> dict:
+        y = self.g_a(x)
+        z = self._analyse_hyper(y)
+        z_hat = self.density.quantize(z, noise=self.training)
+        scales, means, _ = self.entropy_parameters(z_hat)
+        y_hat = self.gaussian.quantize(y, means, noise=self.training)
+        return {
+            "x_hat": self.g_s(y_hat),
+            "likelihoods": {"y": self.gaussian.likelihood(y_hat, scales, means),
+                            "z": self.density.likelihood(z_hat)},
+        }
+
+    def _split_fixed(self, fixed: Tensor) -> tuple[Tensor, Tensor | None]:
+        if self.predicts_means:
+            s, mu = fixed.chunk(2, dim=1)
+            return s, from_fixed(mu)
+        return fixed, None
+
+    def _compress(self, x: Tensor) -> list[bytes]:
+        y = self.g_a(x)
+        z_data, z_hat = self.density.compress(self._analyse_hyper(y))
+        fixed = exact_forward(self._program.get(self.h_s), z_hat)
+        scales_fixed, means = self._split_fixed(fixed)
+        y_data, _ = self.gaussian.compress(y, scales_fixed, means)
+        return [z_data, y_data]
+
+    def _decompress(self, payload: Payload) -> Tensor:
+        z_shape = self.latent_shape(payload.size, self.n, 64)
+        z_hat = self.density.decompress(payload.streams[0], z_shape)
+        fixed = exact_forward(self._program.get(self.h_s), z_hat)
+        scales_fixed, means = self._split_fixed(fixed)
+        y_hat = self.gaussian.decompress(payload.streams[1], scales_fixed, means)
+        return self.g_s(y_hat)
+
+
+class MeanScaleHyperprior(ScaleHyperprior):
+    name = "mean-scale"
+    predicts_means = True
+
+    def _hyper_transforms(self, n: int, m: int) -> tuple[nn.Sequential, nn.Sequential]:
+        return hyper_analysis(n, m, nn.LeakyReLU), mean_scale_synthesis(n, m)
+
+    def _analyse_hyper(self, y: Tensor) -> Tensor:
+        return self.h_a(y)
