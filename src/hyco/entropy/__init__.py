@@ -4,4 +4,6 @@ from hyco.entropy.coder import TableSet, decode, encode, quantize_pmf
 from hyco.entropy.factorized import FactorizedDensity
 from hyco.entropy.gaussian import GaussianConditional
 
-__all__ = ["FactorizedDensity", "GaussianConditional", "TableSet", "decode", "encode", "quantize_pmf"]
+__all__ = [
+    "FactorizedDensity", "GaussianConditional", "TableSet", "decode", "encode", "quantize_pmf",
+]

@@ -1,0 +1,95 @@
+"""The public door for library users; the CLI is a thin layer over these functions.
+
+>>> data = hyco.compress("photo.png", quality=4)     # bytes of a .hyco file
+>>> image = hyco.decompress(data)                    # PIL image
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hyco import container, zoo
+from hyco.errors import HycoError, ModelMismatch
+from hyco.files import array_to_image, array_to_tensor, tensor_to_array, to_array
+from hyco.image import ImageCodec
+
+
+def load_model(model: str = zoo.DEFAULT_MODEL, quality: int | str = zoo.DEFAULT_QUALITY,
+               weights: str | Path | None = None) -> ImageCodec:
+    """A ready-to-code model (see :mod:`hyco.zoo`); its ``compress``/``decompress`` work on
+    tensors and :class:`~hyco.payload.Payload` for users who want the model level."""
+    return zoo.load(model, quality, weights)
+
+
+def compress(image, model: str = zoo.DEFAULT_MODEL, quality: int | str = zoo.DEFAULT_QUALITY,
+             weights: str | Path | None = None) -> bytes:
+    """Compress an image (path, PIL image or uint8 array) into the bytes of a .hyco file."""
+    arr, channels = to_array(image)
+    return compress_array(arr, channels, model, quality, weights)
+
+
+def compress_array(arr: np.ndarray, channels: int = 3, model: str = zoo.DEFAULT_MODEL,
+                   quality: int | str = zoo.DEFAULT_QUALITY,
+                   weights: str | Path | None = None) -> bytes:
+    """Compress an HxWx3 uint8 array; ``channels=1`` marks it to be decoded as grayscale."""
+    codec = load_model(model, quality, weights)
+    payload = codec.compress(array_to_tensor(arr))
+    header = container.Header(codec=codec.name, quality=str(zoo.parse_quality(model, quality)),
+                              digest=codec.digest(), channels=channels)
+    return container.pack(header, payload)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image
+    header: container.Header
+    array: np.ndarray  # HxWx3 uint8, the RGB reconstruction before any gray conversion
+
+
+def decode(data: bytes, weights: str | Path | None = None) -> Decoded:
+    """Decode .hyco bytes, with the header and the raw RGB reconstruction."""
+    header, payload = container.unpack(data)
+    if header.codec not in zoo.MODELS:
+        raise ModelMismatch(f"file was made with codec {header.codec!r}, unknown to this hyco")
+    try:
+        codec = load_model(header.codec, header.quality, weights)
+    except HycoError as exc:
+        if isinstance(exc, ModelMismatch):
+            raise
+        raise ModelMismatch(f"file needs {header.codec} quality {header.quality}: {exc}") from None
+    if codec.digest() != header.digest:
+        raise ModelMismatch(
+            f"file was made with {header.codec} q{header.quality} weights {header.digest}, "
+            f"but the weights here are {codec.digest()}")
+    x_hat = codec.decompress(payload)
+    arr = tensor_to_array(x_hat)
+    return Decoded(image=array_to_image(arr, header.channels), header=header, array=arr)
+
+
+def decompress(data: bytes, weights: str | Path | None = None) -> Image.Image:
+    """Decode the bytes of a .hyco file into a PIL image (grayscale inputs come back gray)."""
+    return decode(data, weights).image
+
+
+def info(data: bytes) -> dict:
+    """The header of a .hyco file as a dict (also checks the file's integrity)."""
+    header, payload = container.unpack(data)
+    h, w = payload.size
+    return {
+        "codec": header.codec, "quality": header.quality, "weights": header.digest,
+        "width": w, "height": h, "channels": "gray" if header.channels == 1 else "RGB",
+        "streams": [len(s) for s in payload.streams],
+        "header_bytes": container.overhead_bytes(header, payload),
+        "bytes": len(data), "bpp": 8 * len(data) / (h * w),
+    }
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 arrays of the same shape (inf if identical)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+

@@ -1,0 +1,177 @@
+"""`hyco` command line: parses arguments and calls :mod:`hyco.api`; nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hyco import __version__, api, zoo
+from hyco.errors import HycoError
+from hyco.files import IMAGE_SUFFIXES, image_bytes, to_array, write_atomic
+
+
+def _expand(items: Iterable[str], suffixes: set[str]) -> list[Path]:
+    """Files as given; folders searched recursively for ``suffixes``; globs expanded."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
+            if not found:
+                raise HycoError(f"{p}: no {'/'.join(sorted(suffixes))} files in this folder")
+            out += found
+        elif p.exists():
+            out.append(p)
+        elif any(c in item for c in "*?["):
+            found = sorted(Path(f) for f in glob.glob(item, recursive=True) if Path(f).is_file())
+            if not found:
+                raise HycoError(f"{item}: matches no files")
+            out += found
+        else:
+            raise HycoError(f"{item}: no such file")
+    return out
+
+
+def _targets(inputs: list[Path], out: str | None, default: Callable[[Path], Path]) -> list[Path]:
+    """Where each input's output goes: beside it, to the file ``out``, or into folder ``out``."""
+    if out is None:
+        return [default(p) for p in inputs]
+    o = Path(out)
+    if len(inputs) == 1 and not o.is_dir() and not out.endswith(("/", "\\")):
+        return [o]
+    o.mkdir(parents=True, exist_ok=True)
+    names = [default(p).name for p in inputs]
+    if len(set(names)) != len(names):
+        raise HycoError("inputs share file names; give them separate output folders")
+    return [o / n for n in names]
+
+
+def _run_batch(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], str]) -> int:
+    failures = 0
+    bar = tqdm(pairs, unit="file", disable=len(pairs) < 2, file=sys.stderr)
+    for src, dst in bar:
+        try:
+            tqdm.write(work(src, dst))
+        except HycoError as exc:
+            failures += 1
+            tqdm.write(f"hyco: error: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    inputs = _expand(args.inputs, IMAGE_SUFFIXES)
+    targets = _targets(inputs, args.output, lambda p: p.with_suffix(".hyco"))
+    model = zoo.spec(args.model).name
+    zoo.parse_quality(model, args.quality)
+
+    def work(src: Path, dst: Path) -> str:
+        if dst.exists() and not args.force:
+            raise HycoError(f"{dst} exists (use --force to overwrite)")
+        arr, channels = to_array(src)
+        data = api.compress_array(arr, channels, model, args.quality, args.weights)
+        write_atomic(dst, data, force=args.force)
+        h, w = arr.shape[:2]
+        line = f"{src} -> {dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp"
+        if args.psnr:
+            decoded = api.decode(data, args.weights)
+            line += f", PSNR {api.psnr(decoded.array, arr):.2f} dB"
+        return line
+
+    return _run_batch(list(zip(inputs, targets, strict=True)), work)
+
+
+def cmd_decompress(args: argparse.Namespace) -> int:
+    inputs = _expand(args.inputs, {".hyco"})
+    targets = _targets(inputs, args.output, lambda p: p.with_name(p.name + ".png"))
+
+    def work(src: Path, dst: Path) -> str:
+        if dst.exists() and not args.force:
+            raise HycoError(f"{dst} exists (use --force to overwrite)")
+        image = api.decompress(src.read_bytes(), args.weights)
+        write_atomic(dst, image_bytes(image, dst), force=args.force)
+        return f"{src} -> {dst}: {image.width}x{image.height} {image.mode}"
+
+    return _run_batch(list(zip(inputs, targets, strict=True)), work)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    status = 0
+    for path in _expand(args.inputs, {".hyco"}):
+        try:
+            i = api.info(path.read_bytes())
+        except HycoError as exc:
+            print(f"hyco: error: {path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{path}:")
+        print(f"  codec    {i['codec']} (quality {i['quality']})")
+        print(f"  weights  {i['weights']}")
+        print(f"  image    {i['width']}x{i['height']} {i['channels']}")
+        print(f"  streams  {len(i['streams'])}: " + ", ".join(f"{n} B" for n in i["streams"]))
+        print(f"  size     {i['bytes']} bytes ({i['header_bytes']} header+crc), "
+              f"{i['bpp']:.4f} bpp")
+    return status
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    print(f"{'model':<12} {'quality':<8} {'N':>4} {'M':>4} {'lambda':>8}  weights")
+    for name, s in zoo.MODELS.items():
+        for q in s.qualities:
+            n, m = s.sizes[q]
+            trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
+            default = "  [default]" if (name, q) == (zoo.DEFAULT_MODEL, zoo.DEFAULT_QUALITY) else ""
+            print(f"{name:<12} {q:<8} {n:>4} {m:>4} {zoo.LAMBDAS[q]:>8.4f}  {trained}{default}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hyco", description="Learned image compression.")
+    p.add_argument("--version", action="version", version=f"hyco {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compress", help="images -> .hyco files")
+    c.add_argument("inputs", nargs="+", help="image files, folders or globs")
+    c.add_argument("-o", "--output", help="output file (one input) or folder")
+    c.add_argument("--model", default=zoo.DEFAULT_MODEL, help=f"one of {', '.join(zoo.MODELS)}")
+    c.add_argument("-q", "--quality", default=zoo.DEFAULT_QUALITY, help="1 (smallest) .. 8")
+    c.add_argument("--weights", help="a .safetensors weights file instead of the shipped ones")
+    c.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    c.add_argument("--psnr", action="store_true", help="decode the file written; print PSNR")
+    c.set_defaults(func=cmd_compress)
+
+    d = sub.add_parser("decompress", help=".hyco files -> images")
+    d.add_argument("inputs", nargs="+", help=".hyco files, folders or globs")
+    d.add_argument("-o", "--output",
+                   help="output image (format from its extension) or folder; default X.hyco.png")
+    d.add_argument("--weights", help="the .safetensors weights the file was made with")
+    d.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    d.set_defaults(func=cmd_decompress)
+
+    i = sub.add_parser("info", help="print the header of .hyco files")
+    i.add_argument("inputs", nargs="+")
+    i.set_defaults(func=cmd_info)
+
+    m = sub.add_parser("models", help="list models, qualities and whether they are trained")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HycoError as exc:
+        print(f"hyco: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hyco: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Named models: name + quality -> architecture, rate-distortion lambda, shipped weights.
+
+Models without shipped weights are built from a fixed seed, so every process builds the
+same untrained model (its files still decode anywhere, digest checks still hold), and
+``hyco models`` says which ones are trained.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from hyco.errors import HycoError, ModelMismatch
+from hyco.image import FactorizedPrior, ImageCodec, MeanScaleHyperprior, ScaleHyperprior
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+# CompressAI's MSE ladder; spans about 0.1-2 bpp on Kodak once trained.
+LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.18}
+_SMALL, _LARGE = (128, 192), (192, 320)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    cls: type[ImageCodec]
+    sizes: dict[int, tuple[int, int]]  # quality -> (N, M)
+    paper: str
+
+    @property
+    def qualities(self) -> list[int]:
+        return sorted(self.sizes)
+
+
+def _ladder(high_from: int) -> dict[int, tuple[int, int]]:
+    return {q: (_LARGE if q >= high_from else _SMALL) for q in LAMBDAS}
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec("factorized", FactorizedPrior, _ladder(6), "Ballé et al. 2017/2018"),
+        ModelSpec("hyperprior", ScaleHyperprior, _ladder(6), "Ballé et al. 2018"),
+        ModelSpec("mean-scale", MeanScaleHyperprior, _ladder(6), "Minnen et al. 2018"),
+    ]
+}
+DEFAULT_MODEL = "mean-scale"
+DEFAULT_QUALITY = 3
+
+
+def spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise HycoError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def parse_quality(name: str, quality: int | str) -> int:
+    s = spec(name)
+    try:
+        q = int(quality)
+    except (TypeError, ValueError):
+        q = None
+    if q not in s.sizes:
+        raise HycoError(f"{name} has qualities {s.qualities[0]}..{s.qualities[-1]}, not {quality}")
+    return q
+
+
+def shipped_weights(name: str, quality: int) -> Path | None:
+    path = WEIGHTS_DIR / f"{name}-q{quality}.safetensors"
+    return path if path.is_file() else None
+
+
+def build(name: str, quality: int) -> ImageCodec:
+    """The architecture for (name, quality) with seeded random weights."""
+    s = spec(name)
+    q = parse_quality(name, quality)
+    n, m = s.sizes[q]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(zlib.crc32(f"{name}-q{q}".encode()))
+        model = s.cls(n, m)
+    return model
+
+
+def load_weights(model: ImageCodec, path: str | Path) -> None:
+    """Load a safetensors file into ``model`` (never pickle)."""
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HycoError(f"{path}: not a readable safetensors weights file ({exc})") from None
+    model_state = model.state_dict()
+    if set(state) != set(model_state) or any(
+            state[k].shape != model_state[k].shape for k in state):
+        raise ModelMismatch(f"{path}: weights do not fit {model.name} "
+                            f"(N={model.n}, M={model.m})")
+    model.load_state_dict({k: v.to(model_state[k].dtype) for k, v in state.items()})
+
+
+def save_weights(model: ImageCodec, path: str | Path, quality: int | str) -> None:
+    meta = {"model": model.name, "quality": str(quality), "digest": model.digest()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata=meta)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(name: str, quality: int, weights: str | None) -> ImageCodec:
+    model = build(name, quality)
+    path = weights or shipped_weights(name, quality)
+    if path is not None:
+        load_weights(model, path)
+    return model.eval()
+
+
+def load(name: str = DEFAULT_MODEL, quality: int | str = DEFAULT_QUALITY,
+         weights: str | Path | None = None) -> ImageCodec:
+    """A ready (eval-mode) model: shipped weights if any, ``weights`` if given.
+
+    Models are cached per process; treat the result as read-only.
+    """
+    q = parse_quality(name, quality)
+    return _load_cached(name, q, str(Path(weights).resolve()) if weights else None)
+
+
+def is_trained(name: str, quality: int) -> bool:
+    return shipped_weights(name, quality) is not None

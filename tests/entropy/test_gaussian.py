@@ -1,0 +1,38 @@
+import torch
+
+from hyco.entropy.gaussian import (
+    N_SCALES,
+    GaussianConditional,
+    gaussian_tables,
+    scale_indices,
+    scale_table,
+)
+from hyco.nn.exact import FRAC_BITS
+
+
+def test_scale_indices_pick_the_nearest_table_scale():
+    scales, _ = scale_table()
+    s = torch.exp(torch.linspace(-4, 7, 1000, dtype=torch.float64))
+    idx = scale_indices(torch.round(s * 2**FRAC_BITS).to(torch.int64))
+    assert idx.min() == 0 and idx.max() == N_SCALES - 1
+    assert torch.all(idx[1:] >= idx[:-1])
+    inside = (s > scales[0]) & (s < scales[-1])
+    chosen = torch.from_numpy(scales)[idx[inside]]
+    ratio = torch.log(chosen / s[inside]).abs()
+    step = (torch.log(torch.tensor(scales[-1] / scales[0])) / (N_SCALES - 1)).item()
+    fixed_point_error = 2.0**-FRAC_BITS / scales[0]  # relative rounding of the smallest scale
+    assert ratio.max() <= step / 2 + fixed_point_error
+
+
+def test_likelihoods_sum_to_one():
+    gc = GaussianConditional()
+    v = torch.arange(-3000, 3001, dtype=torch.float32).view(1, 1, -1, 1)
+    for s in [0.11, 0.5, 3.0, 40.0]:
+        lik = gc.likelihood(v + 0.3, torch.full_like(v, s), torch.full_like(v, 0.3))
+        assert abs(lik.sum().item() - 1) < 1e-3
+
+
+def test_tables_sum_to_precision():
+    t = gaussian_tables()
+    assert len(t) == N_SCALES
+    assert all(f.sum() == 1 << 20 and f.min() >= 1 for f in t.freqs)

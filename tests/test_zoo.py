@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from hyco import zoo
+from hyco.errors import HycoError
+
+
+def test_every_model_and_quality_builds_reproducibly():
+    for name, spec in zoo.MODELS.items():
+        assert spec.qualities == list(range(1, 9))
+        a, b = zoo.build(name, 1), zoo.build(name, 1)
+        assert a.digest() == b.digest()
+        assert (a.n, a.m) == (128, 192)
+    assert (zoo.build("mean-scale", 8).n, zoo.build("mean-scale", 8).m) == (192, 320)
+
+
+def test_build_does_not_disturb_the_global_rng():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    zoo.build("factorized", 1)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_weights_round_trip(tmp_path):
+    m = zoo.build("hyperprior", 2)
+    with torch.no_grad():
+        m.g_a[0].weight.mul_(1.5)
+    path = tmp_path / "w.safetensors"
+    zoo.save_weights(m, path, 2)
+    loaded = zoo.load("hyperprior", 2, weights=path)
+    assert loaded.digest() == m.digest()
+    assert not loaded.training
+
+
+def test_bad_names_and_qualities():
+    with pytest.raises(HycoError, match="unknown model"):
+        zoo.load("nope", 1)
+    with pytest.raises(HycoError, match="qualities"):
+        zoo.load("mean-scale", 11)
+    with pytest.raises(HycoError, match="qualities"):
+        zoo.load("mean-scale", "high")
