@@ -37,10 +37,25 @@ def compress_array(arr: np.ndarray, channels: int = 3, model: str = zoo.DEFAULT_
                    weights: str | Path | None = None) -> bytes:
     """Compress an HxWx3 uint8 array; ``channels=1`` marks it to be decoded as grayscale."""
     codec = load_model(model, quality, weights)
+    return compress_with(codec, arr, channels, str(zoo.parse_quality(model, quality)))
+
+
+def compress_with(codec: ImageCodec, arr: np.ndarray, channels: int = 3,
+                  quality: str = "0") -> bytes:
+    """Compress with a model in hand (e.g. one being trained) into .hyco bytes."""
     payload = codec.compress(array_to_tensor(arr))
-    header = container.Header(codec=codec.name, quality=str(zoo.parse_quality(model, quality)),
-                              digest=codec.digest(), channels=channels)
+    header = container.Header(codec=codec.name, quality=quality, digest=codec.digest(),
+                              channels=channels)
     return container.pack(header, payload)
+
+
+def decompress_with(codec: ImageCodec, data: bytes) -> np.ndarray:
+    """Decode .hyco bytes with a model in hand (digest checked); HxWx3 uint8 RGB."""
+    header, payload = container.unpack(data)
+    if header.codec != codec.name or header.digest != codec.digest():
+        raise ModelMismatch(f"file was made with {header.codec} weights {header.digest}, "
+                            f"not {codec.name} {codec.digest()}")
+    return tensor_to_array(codec.decompress(payload))
 
 
 @dataclass(frozen=True)
@@ -65,8 +80,7 @@ def decode(data: bytes, weights: str | Path | None = None) -> Decoded:
         raise ModelMismatch(
             f"file was made with {header.codec} q{header.quality} weights {header.digest}, "
             f"but the weights here are {codec.digest()}")
-    x_hat = codec.decompress(payload)
-    arr = tensor_to_array(x_hat)
+    arr = tensor_to_array(codec.decompress(payload))
     return Decoded(image=array_to_image(arr, header.channels), header=header, array=arr)
 
 
@@ -88,8 +102,4 @@ def info(data: bytes) -> dict:
     }
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB between two uint8 arrays of the same shape (inf if identical)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 

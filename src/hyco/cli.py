@@ -8,10 +8,12 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from hyco import __version__, api, zoo
 from hyco.errors import HycoError
+from hyco.eval.metrics import psnr
 from hyco.files import IMAGE_SUFFIXES, image_bytes, to_array, write_atomic
 
 
@@ -66,7 +68,9 @@ def _run_batch(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], str]
 def cmd_compress(args: argparse.Namespace) -> int:
     inputs = _expand(args.inputs, IMAGE_SUFFIXES)
     targets = _targets(inputs, args.output, lambda p: p.with_suffix(".hyco"))
-    model = zoo.spec(args.model).name
+    meta = zoo.weights_metadata(args.weights) if args.weights else {}
+    model = zoo.spec(args.model or meta.get("model", zoo.DEFAULT_MODEL)).name
+    args.quality = args.quality or meta.get("quality", zoo.DEFAULT_QUALITY)
     zoo.parse_quality(model, args.quality)
 
     def work(src: Path, dst: Path) -> str:
@@ -79,7 +83,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         line = f"{src} -> {dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp"
         if args.psnr:
             decoded = api.decode(data, args.weights)
-            line += f", PSNR {api.psnr(decoded.array, arr):.2f} dB"
+            line += f", PSNR {psnr(decoded.array, arr):.2f} dB"
         return line
 
     return _run_batch(list(zip(inputs, targets, strict=True)), work)
@@ -129,6 +133,54 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from hyco.train import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume:
+        import json
+
+        cfg_path = Path(args.resume) / "config.json"
+        if not cfg_path.is_file():
+            raise HycoError(f"{args.resume}: not a training run folder (no config.json)")
+        cfg = TrainConfig(**json.loads(cfg_path.read_text()))
+        cfg.out = args.resume
+        for key in ("steps", "epochs", "milestones", "export", "val", "val_every",
+                    "ckpt_every", "log_every"):
+            value = getattr(args, key)
+            if value is not None:
+                setattr(cfg, key, value)
+        train(cfg, resume=True)
+        return 0
+    missing = [f"--{k}" for k in ("model", "data", "out") if getattr(args, k) is None]
+    if missing:
+        raise HycoError(f"hyco train needs {', '.join(missing)} (or --resume RUNDIR)")
+    zoo.spec(args.model)
+    quality = zoo.parse_quality(args.model, args.quality)
+    if Path(args.out, "checkpoint.pt").exists() and not args.force:
+        raise HycoError(f"{args.out} holds a run; --resume it or use --force to start over")
+    cfg = TrainConfig(
+        model=args.model, quality=quality, data=args.data, out=args.out, lmbda=args.lmbda,
+        metric=args.metric, val=args.val, steps=args.steps, epochs=args.epochs,
+        batch_size=args.batch_size, crop=args.crop, lr=args.lr, aux_lr=args.aux_lr,
+        clip=args.clip, schedule=args.schedule, milestones=args.milestones or [],
+        gamma=args.gamma, patience=args.patience, bf16=args.bf16,
+        channels_last=args.channels_last, ckpt_every=args.ckpt_every or 1000,
+        val_every=args.val_every or 1000, log_every=args.log_every or 20,
+        seed=args.seed, init=args.init, export=args.export)
+    train(cfg)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hyco.train import export
+
+    path = export(args.rundir, args.output)
+    print(f"{args.rundir} -> {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyco", description="Learned image compression.")
     p.add_argument("--version", action="version", version=f"hyco {__version__}")
@@ -137,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compress", help="images -> .hyco files")
     c.add_argument("inputs", nargs="+", help="image files, folders or globs")
     c.add_argument("-o", "--output", help="output file (one input) or folder")
-    c.add_argument("--model", default=zoo.DEFAULT_MODEL, help=f"one of {', '.join(zoo.MODELS)}")
-    c.add_argument("-q", "--quality", default=zoo.DEFAULT_QUALITY, help="1 (smallest) .. 8")
+    c.add_argument("--model", help=f"one of {', '.join(zoo.MODELS)} (default "
+                   f"{zoo.DEFAULT_MODEL}, or the one --weights was trained as)")
+    c.add_argument("-q", "--quality", help=f"1 (smallest) .. 8 (default {zoo.DEFAULT_QUALITY})")
     c.add_argument("--weights", help="a .safetensors weights file instead of the shipped ones")
     c.add_argument("--force", action="store_true", help="overwrite existing outputs")
     c.add_argument("--psnr", action="store_true", help="decode the file written; print PSNR")
@@ -158,6 +211,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list models, qualities and whether they are trained")
     m.set_defaults(func=cmd_models)
+
+    t = sub.add_parser("train", help="train a model on a folder of images")
+    t.add_argument("--model", help=f"one of {', '.join(zoo.MODELS)}")
+    t.add_argument("-q", "--quality", default=zoo.DEFAULT_QUALITY,
+                   help="architecture size and default lambda (1..8)")
+    t.add_argument("--lmbda", type=float, help="rate-distortion lambda (overrides --quality's)")
+    t.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
+    t.add_argument("--data", help="folder of training images (searched recursively)")
+    t.add_argument("--val", help="folder of validation images (coded for real)")
+    t.add_argument("--out", help="run folder: checkpoints, logs, reconstructions")
+    t.add_argument("--resume", metavar="RUNDIR", help="continue a run exactly where it stopped")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--epochs", type=float, help="passes over the data (an image per crop)")
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--crop", type=int, default=256)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--aux-lr", type=float, default=1e-3)
+    t.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: off)")
+    t.add_argument("--schedule", choices=["multistep", "plateau", "constant"],
+                   default="multistep")
+    t.add_argument("--milestones", type=int, nargs="*",
+                   help="multistep: steps where lr x gamma (default 80%% and 95%% of steps)")
+    t.add_argument("--gamma", type=float, default=0.1)
+    t.add_argument("--patience", type=int, default=5, help="plateau: logged windows to wait")
+    t.add_argument("--bf16", action="store_true", help="bfloat16 autocast (about 2x on CPU)")
+    t.add_argument("--channels-last", action="store_true")
+    t.add_argument("--ckpt-every", type=int)
+    t.add_argument("--val-every", type=int)
+    t.add_argument("--log-every", type=int)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init", help="start from these safetensors weights")
+    t.add_argument("--export", help="write the final weights to this .safetensors file")
+    t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    t.add_argument("--force", action="store_true", help="start over in a run folder")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="a training run's weights -> .safetensors")
+    e.add_argument("rundir")
+    e.add_argument("-o", "--output", help="default RUNDIR/MODEL-qQ.safetensors")
+    e.set_defaults(func=cmd_export)
     return p
 
 

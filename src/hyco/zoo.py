@@ -8,12 +8,13 @@ same untrained model (its files still decode anywhere, digest checks still hold)
 from __future__ import annotations
 
 import functools
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from hyco.errors import HycoError, ModelMismatch
@@ -101,10 +102,25 @@ def load_weights(model: ImageCodec, path: str | Path) -> None:
     model.load_state_dict({k: v.to(model_state[k].dtype) for k, v in state.items()})
 
 
-def save_weights(model: ImageCodec, path: str | Path, quality: int | str) -> None:
-    meta = {"model": model.name, "quality": str(quality), "digest": model.digest()}
+def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
+                 extra: dict[str, str] | None = None) -> None:
+    """Write ``model``'s weights as safetensors with their model/quality/digest (atomic)."""
+    meta = {"model": model.name, "quality": str(quality), "digest": model.digest(),
+            **(extra or {})}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata=meta)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    save_file(state, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def weights_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a weights file (model, quality, digest, ...), without loading tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HycoError(f"{path}: not a readable safetensors weights file ({exc})") from None
 
 
 @functools.lru_cache(maxsize=8)

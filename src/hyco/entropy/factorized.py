@@ -63,7 +63,11 @@ class FactorizedDensity(nn.Module):
         return self.quantiles[:, 0, 1].detach()
 
     def likelihood(self, x: Tensor) -> Tensor:
-        """P(integer bin around x) for x of shape (B, C, H, W)."""
+        """P(integer bin around x) for x of shape (B, C, H, W); always in float32 or wider."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._likelihood(x if x.dtype == torch.float64 else x.float())
+
+    def _likelihood(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         v = x.permute(1, 0, 2, 3).reshape(c, 1, -1)
         lower = self._logits_cdf(v - 0.5)
@@ -81,7 +85,8 @@ class FactorizedDensity(nn.Module):
 
     def aux_loss(self) -> Tensor:
         """Pulls the quantiles to the tails and median of the density (detached from it)."""
-        logits = self._logits_cdf(self.quantiles, detach=True)
+        with torch.autocast(device_type=self.quantiles.device.type, enabled=False):
+            logits = self._logits_cdf(self.quantiles, detach=True)
         return torch.abs(logits - self._target.view(1, 1, 3)).sum()
 
     # -- coding ----------------------------------------------------------------------------

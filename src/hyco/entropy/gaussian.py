@@ -71,7 +71,9 @@ class GaussianConditional(nn.Module):
         return torch.round(y - means) + means
 
     def likelihood(self, y_hat: Tensor, scales: Tensor, means: Tensor | None = None) -> Tensor:
-        values = y_hat - means if means is not None else y_hat
+        """P(integer bin) of every element, in float32 even under bf16 autocast."""
+        y_hat, scales = y_hat.float(), scales.float()
+        values = y_hat - means.float() if means is not None else y_hat
         scales = lower_bound(scales, SCALE_MIN)
         values = values.abs()  # symmetric: use the lower tail for precision
         upper = _std_cdf((0.5 - values) / scales)

@@ -23,7 +23,7 @@ class FactorizedPrior(ImageCodec):
         self.density = FactorizedDensity(m)
 
     def _forward(self, x: Tensor) -> dict:
-        y = self.g_a(x)
+        y = self.g_a(x).float()  # float32 latents even under bf16 autocast
         y_hat = self.density.quantize(y, noise=self.training)
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": self.density.likelihood(y_hat)}}
 

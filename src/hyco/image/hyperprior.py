@@ -54,7 +54,7 @@ class ScaleHyperprior(ImageCodec):
         also the fixed-point output that selects tables.
         """
         if self.training:
-            out, fixed = self.h_s(z_hat), None
+            out, fixed = self.h_s(z_hat).float(), None
         else:
             fixed = exact_forward(self._program.get(self.h_s), z_hat)
             out = from_fixed(fixed)
@@ -65,8 +65,8 @@ class ScaleHyperprior(ImageCodec):
         return scales, means, fixed
 
     def _forward(self, x: Tensor) -> dict:
-        y = self.g_a(x)
-        z = self._analyse_hyper(y)
+        y = self.g_a(x).float()  # latents stay float32 under bf16 autocast (noise precision)
+        z = self._analyse_hyper(y).float()
         z_hat = self.density.quantize(z, noise=self.training)
         scales, means, _ = self.entropy_parameters(z_hat)
         y_hat = self.gaussian.quantize(y, means, noise=self.training)

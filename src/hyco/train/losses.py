@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hyco.eval.metrics import ms_ssim
+
 
 def bits_per_pixel(likelihoods: dict[str, Tensor], num_pixels: int) -> Tensor:
     """The model's own estimate of the rate: -log2 of every latent's likelihood, per pixel."""
@@ -13,9 +15,20 @@ def bits_per_pixel(likelihoods: dict[str, Tensor], num_pixels: int) -> Tensor:
     return -total / num_pixels
 
 
-def rd_loss(out: dict, x: Tensor, lmbda: float) -> dict[str, Tensor]:
-    """``lambda * 255^2 * MSE + bpp`` (CompressAI's convention, so its lambdas carry over)."""
+def rd_loss(out: dict, x: Tensor, lmbda: float, metric: str = "mse") -> dict[str, Tensor]:
+    """Rate + lambda * distortion, in CompressAI's conventions so its lambdas carry over.
+
+    ``mse``: ``lambda * 255^2 * MSE + bpp``; ``ms-ssim``: ``lambda * (1 - MS-SSIM) + bpp``.
+    """
     b, _, h, w = x.shape
     bpp = bits_per_pixel(out["likelihoods"], b * h * w)
-    mse = F.mse_loss(out["x_hat"], x)
-    return {"loss": lmbda * 255.0**2 * mse + bpp, "bpp": bpp, "mse": mse}
+    x_hat = out["x_hat"].float()
+    mse = F.mse_loss(x_hat, x)
+    if metric == "mse":
+        loss = lmbda * 255.0**2 * mse + bpp
+        return {"loss": loss, "bpp": bpp, "mse": mse}
+    if metric == "ms-ssim":
+        msssim = ms_ssim(x_hat, x).mean()
+        loss = lmbda * (1 - msssim) + bpp
+        return {"loss": loss, "bpp": bpp, "mse": mse, "ms_ssim": msssim}
+    raise ValueError(f"unknown metric {metric!r} (mse or ms-ssim)")

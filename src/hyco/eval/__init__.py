@@ -1,0 +1,1 @@
+"""Measuring codecs: metrics, classical codecs, RD sweeps, BD-rate, plots, complexity."""

@@ -1,0 +1,285 @@
+"""`hyco train`: rate-distortion training of any zoo model, resumable and DDP-ready.
+
+Design: a batch and the quantisation noise of a step are pure functions of
+``(seed, step, rank)``, and the model, both optimisers and the LR schedule are saved in
+the checkpoint, so ``--resume`` continues exactly where an uninterrupted run would be.
+The density's quantile (auxiliary) loss has its own optimiser and is stepped inside the
+loop. Under DDP the quantiles are left out of gradient averaging: their loss does not
+depend on the data, so every rank computes the same update anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hyco import api, zoo
+from hyco.errors import HycoError
+from hyco.eval.metrics import psnr
+from hyco.image import ImageCodec
+from hyco.train import checkpoint
+from hyco.train.data import CropDataset, load_val_images
+from hyco.train.log import RunLog
+from hyco.train.losses import rd_loss
+from hyco.train.schedule import LRSchedule
+
+MSSSIM_LAMBDAS = {1: 2.40, 2: 4.58, 3: 8.73, 4: 16.64, 5: 31.73, 6: 60.50, 7: 115.37, 8: 220.0}
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    quality: int
+    data: str
+    out: str
+    lmbda: float | None = None
+    metric: str = "mse"
+    val: str | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    batch_size: int = 8
+    crop: int = 256
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    clip: float = 1.0
+    schedule: str = "multistep"
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+    patience: int = 5
+    bf16: bool = False
+    channels_last: bool = False
+    ckpt_every: int = 1000
+    val_every: int = 1000
+    log_every: int = 20
+    val_images: int = 8
+    save_recons: int = 2
+    seed: int = 0
+    init: str | None = None
+    export: str | None = None
+
+    def resolved_lambda(self) -> float:
+        if self.lmbda is not None:
+            return self.lmbda
+        table = zoo.LAMBDAS if self.metric == "mse" else MSSSIM_LAMBDAS
+        return table[self.quality]
+
+
+def _split_params(model: nn.Module) -> tuple[list, list, list[str]]:
+    main, aux, aux_names = [], [], []
+    for name, p in model.named_parameters():
+        if name.endswith("quantiles"):
+            aux.append(p)
+            aux_names.append(name)
+        else:
+            main.append(p)
+    return main, aux, aux_names
+
+
+def _dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return rank, world
+
+
+def validate(model: ImageCodec, images: list[tuple[str, np.ndarray]]) -> tuple[dict, list]:
+    """Real coding of whole images: bpp from the bytes of the .hyco file, PSNR of the decode."""
+    was_training = model.training
+    model.eval()
+    bpps, psnrs, recons = [], [], []
+    try:
+        for name, arr in images:
+            data = api.compress_with(model, arr)
+            rec = api.decompress_with(model, data)
+            bpps.append(8 * len(data) / (arr.shape[0] * arr.shape[1]))
+            psnrs.append(psnr(rec, arr))
+            recons.append((name, rec))
+    finally:
+        model.train(was_training)
+    return {"bpp": float(np.mean(bpps)), "psnr": float(np.mean(psnrs))}, recons
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, resume: bool = False):
+        self.cfg = config
+        self.rank, self.world = _dist_info()
+        self.rundir = Path(config.out)
+        self.lmbda = config.resolved_lambda()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            torch.distributed.init_process_group(backend)
+        self.device = torch.device(
+            f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+
+        self.model = zoo.build(config.model, config.quality).to(self.device)
+        if config.init and not resume:
+            zoo.load_weights(self.model, config.init)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        main, aux, aux_names = _split_params(self.model)
+        self.main_params, self.aux_params = main, aux
+        self.opt = torch.optim.Adam(main, lr=config.lr)
+        self.aux_opt = torch.optim.Adam(aux, lr=config.aux_lr)
+        self.data = CropDataset(config.data, config.crop, config.seed)
+        self.total_steps = self._total_steps()
+        milestones = config.milestones or [int(self.total_steps * f) for f in (0.8, 0.95)]
+        self.schedule = LRSchedule(kind=config.schedule, base_lr=config.lr,
+                                   milestones=milestones, gamma=config.gamma,
+                                   patience=config.patience)
+        self.step = 0
+        if resume:
+            self._restore(checkpoint.load(self.rundir))
+        self.net: nn.Module = self.model
+        if self.world > 1:
+            nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+                self.model, aux_names)
+            self.net = nn.parallel.DistributedDataParallel(self.model)
+        self.val_images = (load_val_images(config.val, config.val_images)
+                           if config.val and self.rank == 0 else [])
+        self.log = RunLog(self.rundir, enabled=self.rank == 0)
+
+    def _total_steps(self) -> int:
+        if self.cfg.steps is not None:
+            return self.cfg.steps
+        if self.cfg.epochs is not None:
+            per_epoch = math.ceil(len(self.data) / (self.cfg.batch_size * self.world))
+            return max(1, round(self.cfg.epochs * per_epoch))
+        raise HycoError("give --steps or --epochs")
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "aux_opt": self.aux_opt.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": torch.get_rng_state(),
+            "config": asdict(self.cfg),
+        }
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.aux_opt.load_state_dict(state["aux_opt"])
+        sched = state["schedule"]
+        if self.cfg.milestones:  # a resumed run may be given new milestones
+            sched["milestones"] = list(self.cfg.milestones)
+        self.schedule = LRSchedule.from_state(sched)
+        torch.set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    def save(self) -> None:
+        if self.rank == 0:
+            checkpoint.save(self.rundir, self.state())
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    # -- the loop --------------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        x = self.data.batch(self.step, cfg.batch_size, self.rank).to(self.device)
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        torch.manual_seed(hash((cfg.seed, self.step, self.rank)) & 0x7FFF_FFFF)
+        lr = self.schedule.lr_at(self.step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.net.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            out = self.net(x)
+        losses = rd_loss(out, x, self.lmbda, cfg.metric)
+        self.opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.main_params, cfg.clip)
+        self.opt.step()
+        aux = self.model.aux_loss()
+        self.aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        self.aux_opt.step()
+        self.step += 1
+        losses = {k: v.detach() for k, v in losses.items()}
+        mse = float(losses["mse"])
+        row = {"loss": float(losses["loss"]), "bpp": float(losses["bpp"]), "mse": mse,
+               "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "aux": float(aux), "lr": lr}
+        if "ms_ssim" in losses:
+            row["ms_ssim"] = float(losses["ms_ssim"])
+        return row
+
+    def run(self) -> None:
+        cfg = self.cfg
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        if self.rank == 0:
+            (self.rundir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        window: list[dict] = []
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=self.rank != 0,
+                   unit="step", dynamic_ncols=True, desc=f"{cfg.model} q{cfg.quality}")
+        start = time.perf_counter()
+        first = self.step
+        while self.step < self.total_steps:
+            row = self.train_step()
+            window.append(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}",
+                            psnr=f"{row['psnr']:.2f}")
+            if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
+                mean["steps_per_s"] = (self.step - first) / (time.perf_counter() - start)
+                self.log.row("train", self.step, mean)
+                self.schedule.observe(mean["loss"])
+                window = []
+            if self.val_images and (self.step % cfg.val_every == 0
+                                    or self.step == self.total_steps):
+                self._validate()
+            if self.step % cfg.ckpt_every == 0 or self.step == self.total_steps:
+                self.save()
+        bar.close()
+        if cfg.export and self.rank == 0:
+            export(self.rundir, cfg.export, model=self.model)
+        self.log.close()
+
+    def _validate(self) -> None:
+        metrics, recons = validate(self.model, self.val_images)
+        self.log.row("val", self.step, metrics)
+        tqdm.write(f"step {self.step}: val {metrics['bpp']:.4f} bpp (on disk), "
+                   f"{metrics['psnr']:.2f} dB")
+        folder = self.rundir / "val"
+        folder.mkdir(exist_ok=True)
+        from PIL import Image
+
+        for name, rec in recons[: self.cfg.save_recons]:
+            stem = Path(name).stem
+            Image.fromarray(rec).save(folder / f"step{self.step:07d}_{stem}.png")
+            self.log.image(f"val/{stem}", self.step, rec)
+
+
+def export(rundir: str | Path, out: str | Path | None = None,
+           model: ImageCodec | None = None) -> Path:
+    """Write a run's weights as safetensors (what `hyco compress --weights` and the zoo load)."""
+    rundir = Path(rundir)
+    cfg_path = rundir / "config.json"
+    if not cfg_path.is_file():
+        raise HycoError(f"{rundir}: not a training run folder (no config.json)")
+    cfg = TrainConfig(**json.loads(cfg_path.read_text()))
+    if model is None:
+        model = zoo.build(cfg.model, cfg.quality)
+        model.load_state_dict(checkpoint.load(rundir)["model"])
+    path = Path(out) if out else rundir / f"{cfg.model}-q{cfg.quality}.safetensors"
+    zoo.save_weights(model, path, cfg.quality,
+                     extra={"lmbda": str(cfg.resolved_lambda()), "metric": cfg.metric})
+    return path
+
+
+def train(config: TrainConfig, resume: bool = False) -> Trainer:
+    trainer = Trainer(config, resume=resume)
+    trainer.run()
+    return trainer
