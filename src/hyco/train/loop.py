@@ -210,7 +210,7 @@ class Trainer:
         losses = {k: v.detach() for k, v in losses.items()}
         mse = float(losses["mse"])
         row = {"loss": float(losses["loss"]), "bpp": float(losses["bpp"]), "mse": mse,
-               "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "aux": float(aux), "lr": lr}
+               "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "aux": float(aux.detach()), "lr": lr}
         if "ms_ssim" in losses:
             row["ms_ssim"] = float(losses["ms_ssim"])
         return row
