@@ -31,7 +31,7 @@ def uint8_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return (x * 255).round().to(torch.uint8).numpy()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_tiny(name: str, steps: int = 600) -> torch.nn.Module:
     """A tiny codec trained briefly so its densities are meaningful (cached per session)."""
     cls, n, m = TINY[name]

@@ -33,7 +33,7 @@ def test_grayscale_comes_back_gray(tmp_path):
     for mode_image in [Image.fromarray(gray, "L"), Image.fromarray(gray, "L").convert("1")]:
         out = hyco.decompress(hyco.compress(mode_image, model="factorized", quality=1))
         assert out.mode == "L" and out.size == (20, 30)
-    sixteen = Image.fromarray((gray.astype(np.uint16) * 257))
+    sixteen = Image.fromarray(gray.astype(np.uint16) * 257)
     assert sixteen.mode.startswith("I")
     out = hyco.decompress(hyco.compress(sixteen, model="factorized", quality=1))
     assert out.mode == "L"

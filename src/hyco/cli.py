@@ -181,6 +181,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from hyco.eval.rd import evaluate
+
+    published = []
+    for item in args.published or []:
+        p = Path(item)
+        published += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    evaluate(args.dataset, args.codec, args.out, qualities=args.qualities, weights=args.weights,
+             anchor=args.anchor, published=published, limit=args.limit)
+    print((Path(args.out) / "bd_rate.md").read_text())
+    print(f"results in {args.out}: per-codec JSON, results.csv, summary.csv, rd.png, bd_rate.md")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyco", description="Learned image compression.")
     p.add_argument("--version", action="version", version=f"hyco {__version__}")
@@ -246,6 +262,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     t.add_argument("--force", action="store_true", help="start over in a run folder")
     t.set_defaults(func=cmd_train)
+
+    v = sub.add_parser("eval", help="rate-distortion sweep of codecs on a folder of images")
+    v.add_argument("dataset", help="folder of images (e.g. Kodak)")
+    v.add_argument("--codec", action="append", required=True,
+                   help="hyco:MODEL, jpeg, jpeg444, webp, avif, jpeg2000, jxl or x265; "
+                        "NAME@q1,q2 picks qualities (repeat --codec for more)")
+    v.add_argument("--qualities", type=int, nargs="*", help="qualities for every codec")
+    v.add_argument("--out", required=True, help="results folder (re-runs skip what is done)")
+    v.add_argument("--anchor", help="BD-rate reference (default: the first --codec)")
+    v.add_argument("--published", action="append",
+                   help="published result JSONs (files or folders) to plot and compare")
+    v.add_argument("--weights", help="weights for the hyco codec")
+    v.add_argument("--limit", type=int, help="only the first N images")
+    v.add_argument("--threads", type=int)
+    v.set_defaults(func=cmd_eval)
 
     e = sub.add_parser("export", help="a training run's weights -> .safetensors")
     e.add_argument("rundir")

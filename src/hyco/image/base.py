@@ -36,6 +36,9 @@ class ImageCodec(nn.Module):
     name: str = ""
     stride: int = 64  # total downsampling: inputs are padded to a multiple of it
     n_streams: int = 1
+    # sub-modules that run when encoding / decoding (for parameter and MAC counts)
+    encoder_parts: tuple[str, ...] = ()
+    decoder_parts: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__()

@@ -13,6 +13,8 @@ from hyco.payload import Payload
 class FactorizedPrior(ImageCodec):
     name = "factorized"
     stride = 16
+    encoder_parts = ("g_a", "density")
+    decoder_parts = ("density", "g_s")
     n_streams = 1
 
     def __init__(self, n: int = 128, m: int = 192):

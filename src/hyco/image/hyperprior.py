@@ -28,6 +28,8 @@ from hyco.payload import Payload
 class ScaleHyperprior(ImageCodec):
     name = "hyperprior"
     stride = 64
+    encoder_parts = ("g_a", "h_a", "density", "h_s")
+    decoder_parts = ("density", "h_s", "g_s")
     n_streams = 2
     predicts_means = False
 

@@ -1,0 +1,43 @@
+"""`hyco eval` on 3 small images with 2 classical codecs (and a learned one)."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from conftest import uint8_image
+from hyco.cli import main
+
+
+def test_eval_writes_everything_and_resumes(tmp_path, capsys):
+    data = tmp_path / "imgs"
+    data.mkdir()
+    for i in range(3):
+        Image.fromarray(uint8_image(48 + 8 * i, 64, seed=30 + i)).save(data / f"i{i}.png")
+    out = tmp_path / "res"
+    argv = ["eval", str(data), "--codec", "jpeg@10,50,90", "--codec", "webp@10,50,90",
+            "--codec", "hyco:factorized@1,2", "--out", str(out)]
+    assert main(argv) == 0
+    for name in ["jpeg.json", "webp.json", "hyco-factorized.json", "results.csv",
+                 "summary.csv", "rd.png", "bd_rate.md", "bd_rate.csv", "complexity.md"]:
+        assert (out / name).exists(), name
+    doc = json.loads((out / "jpeg.json").read_text())
+    assert doc["results"]["quality"] == [10, 50, 90]  # sorted by rate
+    assert set(doc["per_image"]["50"]) == {"i0.png", "i1.png", "i2.png"}
+    r = doc["per_image"]["50"]["i1.png"]
+    assert r["bpp"] == 8 * r["bytes"] / (56 * 64)
+    assert np.isclose(np.mean([v["psnr"] for v in doc["per_image"]["50"].values()]),
+                      doc["results"]["psnr"][1])
+    learned = json.loads((out / "hyco-factorized.json").read_text())
+    assert "est_bpp" in learned["per_image"]["1"]["i0.png"]
+    assert "encoder_macs_per_pixel" in learned["complexity"]["1"]
+    table = (out / "bd_rate.md").read_text()
+    assert "| jpeg | +0.0 %" in table and "| webp |" in table
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + 3 * 3 * 2 + 2 * 3
+
+    before = (out / "jpeg.json").read_text()
+    assert main(argv) == 0  # resumed: nothing re-measured
+    assert (out / "jpeg.json").read_text() == before
+    capsys.readouterr()
+    assert main(["eval", str(data), "--codec", "nope", "--out", str(out)]) == 1
+    assert "unknown codec" in capsys.readouterr().err
