@@ -8,11 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from hyco.image import FactorizedPrior, MeanScaleHyperprior, ScaleHyperprior
+from hyco.image import (
+    Checkerboard,
+    FactorizedPrior,
+    JointAutoregressive,
+    MeanScaleHyperprior,
+    ScaleHyperprior,
+)
 from hyco.train import rd_loss
 
 TINY = {"factorized": (FactorizedPrior, 16, 24), "hyperprior": (ScaleHyperprior, 16, 24),
-        "mean-scale": (MeanScaleHyperprior, 16, 24)}
+        "mean-scale": (MeanScaleHyperprior, 16, 24), "joint-ar": (JointAutoregressive, 16, 24),
+        "checkerboard": (Checkerboard, 16, 24)}
 
 
 def smooth_images(n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:

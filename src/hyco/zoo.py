@@ -18,13 +18,21 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from hyco.errors import HycoError, ModelMismatch
-from hyco.image import FactorizedPrior, ImageCodec, MeanScaleHyperprior, ScaleHyperprior
+from hyco.image import (
+    Checkerboard,
+    FactorizedPrior,
+    ImageCodec,
+    JointAutoregressive,
+    MeanScaleHyperprior,
+    ScaleHyperprior,
+)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # CompressAI's MSE ladder; spans about 0.1-2 bpp on Kodak once trained.
 LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.18}
 _SMALL, _LARGE = (128, 192), (192, 320)
+_CONTEXT_SMALL = (192, 192)  # the seminar report's context-model sizes: N=192, M=192 / 320
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,8 @@ class ModelSpec:
         return sorted(self.sizes)
 
 
-def _ladder(high_from: int) -> dict[int, tuple[int, int]]:
-    return {q: (_LARGE if q >= high_from else _SMALL) for q in LAMBDAS}
+def _ladder(high_from: int, small: tuple[int, int] = _SMALL) -> dict[int, tuple[int, int]]:
+    return {q: (_LARGE if q >= high_from else small) for q in LAMBDAS}
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -49,6 +57,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("factorized", FactorizedPrior, _ladder(6), "Ballé et al. 2017/2018"),
         ModelSpec("hyperprior", ScaleHyperprior, _ladder(6), "Ballé et al. 2018"),
         ModelSpec("mean-scale", MeanScaleHyperprior, _ladder(6), "Minnen et al. 2018"),
+        ModelSpec("joint-ar", JointAutoregressive, _ladder(6, _CONTEXT_SMALL),
+                  "Minnen et al. 2018, joint autoregressive"),
+        ModelSpec("checkerboard", Checkerboard, _ladder(6, _CONTEXT_SMALL),
+                  "He et al. 2021, checkerboard context"),
     ]
 }
 DEFAULT_MODEL = "mean-scale"

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from hyco.entropy.coder import PRECISION, TableSet, decode, encode, quantize_pmf
+from hyco.entropy.coder import (
+    PRECISION,
+    Decoder,
+    Encoder,
+    TableSet,
+    decode,
+    encode,
+    quantize_pmf,
+)
 from hyco.entropy.gaussian import gaussian_tables
 from hyco.errors import CorruptStream
 
@@ -84,3 +92,26 @@ def test_corrupt_stream_is_an_error():
         decode(data[:-1], idx, tables)
     with pytest.raises(CorruptStream):
         decode(data + bytes(4 * 50) + b"\x01\x02\x03\x04", idx, tables)
+
+
+def test_chunks_decode_in_order_with_escapes_in_each():
+    """A chunk's tables may depend on earlier chunks' symbols (as in context models)."""
+    tables = gaussian_tables()
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 256, 300)
+    chunks, idx = [], first
+    enc = Encoder(tables)
+    for _ in range(5):
+        sym = rng.integers(-3, 4, 300)
+        sym[rng.integers(0, 300, 3)] = rng.integers(10**5, 10**6, 3)  # escapes in every chunk
+        enc.add(sym, idx)
+        chunks.append(sym)
+        idx = (np.abs(sym) * 7 + idx) % 256  # next tables depend on these symbols
+    data = enc.finish()
+    dec = Decoder(data, tables)
+    idx = first
+    for sym in chunks:
+        out = dec.read(idx)
+        assert np.array_equal(out, sym)
+        idx = (np.abs(out) * 7 + idx) % 256
+    dec.finish()

@@ -82,7 +82,7 @@ _DECODE_WITH_THREADS = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("name", ["hyperprior", "mean-scale"])
+@pytest.mark.parametrize("name", ["hyperprior", "mean-scale", "joint-ar", "checkerboard"])
 def test_decoding_is_identical_across_thread_counts(tmp_path, name):
     """Encode in this process with 1 thread, decode in subprocesses with 1 and 2 threads."""
     import hyco

@@ -1,9 +1,10 @@
 """Probability models and the entropy coder; the only package that touches constriction."""
 
-from hyco.entropy.coder import TableSet, decode, encode, quantize_pmf
+from hyco.entropy.coder import Decoder, Encoder, TableSet, decode, encode, quantize_pmf
 from hyco.entropy.factorized import FactorizedDensity
 from hyco.entropy.gaussian import GaussianConditional
 
 __all__ = [
-    "FactorizedDensity", "GaussianConditional", "TableSet", "decode", "encode", "quantize_pmf",
+    "Decoder", "Encoder", "FactorizedDensity", "GaussianConditional", "TableSet", "decode",
+    "encode", "quantize_pmf",
 ]

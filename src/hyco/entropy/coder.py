@@ -114,57 +114,102 @@ def _check_indices(indices: np.ndarray, tables: TableSet) -> np.ndarray:
     return idx
 
 
+class Encoder:
+    """Codes symbols in chunks that a :class:`Decoder` reads back one at a time, in order.
+
+    A chunk's symbols may determine the next chunk's tables (context models), so the
+    decoder must be able to finish a chunk, escapes included, before it reads the next.
+    """
+
+    def __init__(self, tables: TableSet):
+        self.tables = tables
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, symbols: np.ndarray, indices: np.ndarray) -> None:
+        sym = np.ascontiguousarray(symbols, dtype=np.int64).ravel()
+        idx = _check_indices(indices, self.tables)
+        if sym.shape != idx.shape:
+            raise ValueError("symbols and indices differ in shape")
+        self._chunks.append((sym, idx))
+
+    def finish(self) -> bytes:
+        coder = constriction.stream.stack.AnsCoder()
+        for sym, idx in reversed(self._chunks):  # a stack: the last chunk is pushed first
+            _push_chunk(coder, sym, idx, self.tables)
+        return coder.get_compressed().tobytes()
+
+
+class Decoder:
+    """Reads the chunks of an :class:`Encoder` stream in order; :meth:`finish` checks the end."""
+
+    def __init__(self, data: bytes, tables: TableSet):
+        if len(data) % 4:
+            raise CorruptStream("corrupt stream: length is not a whole number of words")
+        self.tables = tables
+        try:
+            self._coder = constriction.stream.stack.AnsCoder(
+                np.frombuffer(data, dtype=np.uint32).copy())
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptStream(f"corrupt stream: {exc}") from None
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """Symbols (int64, shape of ``indices``) of the next chunk."""
+        shape = np.shape(indices)
+        idx = _check_indices(indices, self.tables)
+        try:
+            sym = _pop_chunk(self._coder, idx, self.tables)
+        except (ValueError, RuntimeError, OverflowError) as exc:
+            raise CorruptStream(f"corrupt stream: {exc}") from None
+        return sym.reshape(shape)
+
+    def finish(self) -> None:
+        if not self._coder.is_empty():
+            raise CorruptStream("corrupt stream: data left over after the last symbol")
+
+
 def encode(symbols: np.ndarray, indices: np.ndarray, tables: TableSet) -> bytes:
     """Code integer ``symbols`` (any shape), each with table ``indices`` (same shape)."""
-    sym = np.ascontiguousarray(symbols, dtype=np.int64).ravel()
-    idx = _check_indices(indices, tables)
-    if sym.shape != idx.shape:
-        raise ValueError("symbols and indices differ in shape")
-    entry = sym + tables.offsets[idx]
-    escape_entry = tables.sizes[idx] - 1
-    escaped = (entry < 0) | (entry >= escape_entry)
-    entry = np.where(escaped, escape_entry, entry).astype(np.int32)
-
-    coder = constriction.stream.stack.AnsCoder()
-    # The escape payload is popped last by the decoder, so it is pushed first.
-    if escaped.any():
-        _push_escapes(coder, sym[escaped], tables.offsets[idx[escaped]], escape_entry[escaped])
-    order, bounds = _groups(idx, len(tables))
-    for t in range(len(tables) - 1, -1, -1):
-        lo, hi = bounds[t], bounds[t + 1]
-        if hi > lo:
-            coder.encode_reverse(entry[order[lo:hi]], tables.model(t))
-    return coder.get_compressed().tobytes()
+    enc = Encoder(tables)
+    enc.add(symbols, indices)
+    return enc.finish()
 
 
 def decode(data: bytes, indices: np.ndarray, tables: TableSet) -> np.ndarray:
     """Inverse of :func:`encode`: symbols as int64 in the shape of ``indices``."""
-    shape = np.shape(indices)
-    idx = _check_indices(indices, tables)
-    if len(data) % 4:
-        raise CorruptStream("corrupt stream: length is not a whole number of words")
-    words = np.frombuffer(data, dtype=np.uint32).copy()
-    try:
-        coder = constriction.stream.stack.AnsCoder(words)
-        order, bounds = _groups(idx, len(tables))
-        counts = np.diff(bounds)
-        parts = [coder.decode(tables.model(t), int(counts[t]))
-                 for t in range(len(tables)) if counts[t]]
-        # work in table-sorted order, where each run has one offset and one escape entry
-        entry = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-        escaped = entry == np.repeat(tables.sizes - 1, counts)
-        entry -= np.repeat(tables.offsets, counts)
-        sym = np.empty(idx.size, dtype=np.int64)
-        sym[order] = entry
-        if escaped.any():  # escapes were pushed in flat (not table) order
-            flat = np.zeros(idx.size, dtype=bool)
-            flat[order[escaped]] = True
-            sym[flat] = _pop_escapes(coder, tables.offsets[idx[flat]], tables.sizes[idx[flat]] - 1)
-    except (ValueError, RuntimeError, OverflowError) as exc:
-        raise CorruptStream(f"corrupt stream: {exc}") from None
-    if not coder.is_empty():
-        raise CorruptStream("corrupt stream: data left over after the last symbol")
-    return sym.reshape(shape)
+    dec = Decoder(data, tables)
+    sym = dec.read(indices)
+    dec.finish()
+    return sym
+
+
+def _push_chunk(coder, sym: np.ndarray, idx: np.ndarray, tables: TableSet) -> None:
+    entry = sym + tables.offsets[idx]
+    escape_entry = tables.sizes[idx] - 1
+    escaped = (entry < 0) | (entry >= escape_entry)
+    entry = np.where(escaped, escape_entry, entry).astype(np.int32)
+    # The escape payload is popped after the chunk's symbols, so it is pushed first.
+    if escaped.any():
+        _push_escapes(coder, sym[escaped], tables.offsets[idx[escaped]], escape_entry[escaped])
+    order, bounds = _groups(idx, len(tables))
+    for t in np.flatnonzero(np.diff(bounds))[::-1]:
+        coder.encode_reverse(entry[order[bounds[t] : bounds[t + 1]]], tables.model(t))
+
+
+def _pop_chunk(coder, idx: np.ndarray, tables: TableSet) -> np.ndarray:
+    order, bounds = _groups(idx, len(tables))
+    counts = np.diff(bounds)
+    parts = [coder.decode(tables.model(t), int(counts[t])) for t in np.flatnonzero(counts)]
+    # work in table-sorted order, where each run has one offset and one escape entry
+    entry = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    escaped = entry == np.repeat(tables.sizes - 1, counts)
+    entry -= np.repeat(tables.offsets, counts)
+    sym = np.empty(idx.size, dtype=np.int64)
+    sym[order] = entry
+    if escaped.any():  # escapes were pushed in flat (not table) order
+        flat = np.zeros(idx.size, dtype=bool)
+        flat[order[escaped]] = True
+        sym[flat] = _pop_escapes(coder, tables.offsets[idx[flat]], tables.sizes[idx[flat]] - 1)
+    return sym
 
 
 def _push_escapes(coder, values: np.ndarray, offsets: np.ndarray, escape_entry: np.ndarray):

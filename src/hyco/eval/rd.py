@@ -52,7 +52,7 @@ class Codec:
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.key)
 
 
-def _learned(name: str, weights: str | None) -> Codec:
+def _learned(name: str, weights: str | None, key: str | None = None) -> Codec:
     spec = zoo.spec(name)
 
     def model(q):
@@ -70,7 +70,7 @@ def _learned(name: str, weights: str | None) -> Codec:
 
     trained = all(zoo.is_trained(name, q) for q in spec.qualities) or weights is not None
     return Codec(
-        key=f"hyco:{name}", description=f"hyco {name} ({spec.paper})"
+        key=key or f"hyco:{name}", description=f"hyco {name} ({spec.paper})"
         + ("" if trained else " [untrained: random weights]"),
         qualities=list(spec.qualities),
         encode=lambda arr, q: api.compress_array(arr, 3, name, q, weights),
@@ -79,9 +79,17 @@ def _learned(name: str, weights: str | None) -> Codec:
 
 
 def resolve(spec: str, weights: str | None = None) -> Codec:
-    """``jpeg``, ``hyco:mean-scale``, optionally ``@q1,q2,...`` to choose qualities."""
+    """``jpeg``, ``hyco:mean-scale``, optionally ``@q1,q2,...`` to choose qualities;
+    ``hyco:path/to/weights.safetensors`` evaluates a trained file (model and quality from
+    its metadata)."""
     key, _, qs = spec.partition("@")
-    if key.startswith("hyco:"):
+    if key.startswith("hyco:") and key.endswith(".safetensors"):
+        meta = zoo.weights_metadata(key[5:])
+        if "model" not in meta or "quality" not in meta:
+            raise HycoError(f"{key[5:]}: weights without hyco model/quality metadata")
+        codec = _learned(meta["model"], key[5:], key=f"hyco:{Path(key[5:]).stem}")
+        codec.qualities = [meta["quality"]]
+    elif key.startswith("hyco:"):
         codec = _learned(key[5:], weights)
     elif key in CODECS:
         c = CODECS[key]

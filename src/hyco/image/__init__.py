@@ -1,7 +1,9 @@
 """Learned image codecs: one module per family, all sharing :class:`ImageCodec`."""
 
 from hyco.image.base import ImageCodec
+from hyco.image.context import Checkerboard, JointAutoregressive
 from hyco.image.factorized import FactorizedPrior
 from hyco.image.hyperprior import MeanScaleHyperprior, ScaleHyperprior
 
-__all__ = ["FactorizedPrior", "ImageCodec", "MeanScaleHyperprior", "ScaleHyperprior"]
+__all__ = ["Checkerboard", "FactorizedPrior", "ImageCodec", "JointAutoregressive",
+           "MeanScaleHyperprior", "ScaleHyperprior"]

@@ -49,7 +49,7 @@ class ScaleHyperprior(ImageCodec):
     def _analyse_hyper(self, y: Tensor) -> Tensor:
         return self.h_a(y.abs())
 
-    def entropy_parameters(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    def gaussian_parameters(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """(scales, means, fixed-point scales and means) from z_hat.
 
         Training: plain float h_s with gradients. Inference: integer-exact h_s, returning
@@ -70,7 +70,7 @@ class ScaleHyperprior(ImageCodec):
         y = self.g_a(x).float()  # latents stay float32 under bf16 autocast (noise precision)
         z = self._analyse_hyper(y).float()
         z_hat = self.density.quantize(z, noise=self.training)
-        scales, means, _ = self.entropy_parameters(z_hat)
+        scales, means, _ = self.gaussian_parameters(z_hat)
         y_hat = self.gaussian.quantize(y, means, noise=self.training)
         return {
             "x_hat": self.g_s(y_hat),

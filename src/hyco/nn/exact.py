@@ -37,6 +37,21 @@ def _weight_exponent(w: Tensor) -> int:
     return WEIGHT_BITS - int(e)
 
 
+def quantize_conv(weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor | None, int]:
+    """Integer weights (float64), bias in accumulator units, and the weight exponent."""
+    e = _weight_exponent(weight)
+    w = torch.round(weight.detach().double() * 2.0**e)
+    b = torch.round(bias.detach().double() * 2.0 ** (e + FRAC_BITS)) if bias is not None else None
+    return w, b, e
+
+
+def _fan_in(layer: nn.Module) -> int:
+    if isinstance(layer, nn.Conv2d):
+        return layer.weight[0].numel()
+    return (layer.weight.shape[0] * -(-layer.kernel_size[0] // layer.stride[0])
+            * -(-layer.kernel_size[1] // layer.stride[1]))
+
+
 def quantize_layers(seq: nn.Sequential) -> list[tuple]:
     """The integer program of ``seq``: one entry per layer, all in float64."""
     program: list[tuple] = []
@@ -44,15 +59,10 @@ def quantize_layers(seq: nn.Sequential) -> list[tuple]:
         if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
             if layer.groups != 1 or layer.dilation != (1, 1) or layer.padding_mode != "zeros":
                 raise ValueError("exact inference supports plain convolutions only")
-            fan_in = layer.weight[0].numel() if isinstance(layer, nn.Conv2d) else (
-                layer.weight.shape[0] * -(-layer.kernel_size[0] // layer.stride[0])
-                * -(-layer.kernel_size[1] // layer.stride[1]))
-            if fan_in > _MAX_FAN_IN:
-                raise ValueError(f"fan-in {fan_in} too large for exact inference")
-            e = _weight_exponent(layer.weight)
-            w = torch.round(layer.weight.detach().double() * 2.0**e)
-            b = (torch.round(layer.bias.detach().double() * 2.0 ** (e + FRAC_BITS))
-                 if layer.bias is not None else None)
+            if _fan_in(layer) > _MAX_FAN_IN:
+                raise ValueError(f"fan-in {_fan_in(layer)} too large for exact inference")
+            weight = layer.weight * layer.mask if hasattr(layer, "mask") else layer.weight
+            w, b, e = quantize_conv(weight, layer.bias)
             program.append(("conv", layer, w, b, e))
         elif isinstance(layer, nn.ReLU):
             program.append(("relu",))
@@ -70,10 +80,22 @@ def to_fixed(x: Tensor) -> Tensor:
     return torch.round(x.detach().double() * 2.0**FRAC_BITS).clamp_(-limit, limit)
 
 
+def rescale(acc: Tensor, e: int) -> Tensor:
+    """Accumulator (units 2**-(e + FRAC_BITS)) -> activation with FRAC_BITS, clamped."""
+    limit = 2.0 ** (FRAC_BITS + ACT_RANGE_BITS)
+    return torch.floor(acc * 2.0**-e + 0.5).clamp_(-limit, limit)
+
+
+def _activation(a: Tensor, step: tuple) -> Tensor:
+    if step[0] == "relu":
+        return a.clamp_min(0)
+    neg = torch.floor(a * step[1] * 2.0**-_SLOPE_BITS + 0.5)  # leaky relu, slope fixed point
+    return torch.where(a < 0, neg, a)
+
+
 def exact_forward(program: list[tuple], x: Tensor) -> Tensor:
     """Run a program from :func:`quantize_layers` on ``x``; returns int64 fixed point."""
     a = to_fixed(x)
-    limit = 2.0 ** (FRAC_BITS + ACT_RANGE_BITS)
     for step in program:
         if step[0] == "conv":
             _, layer, w, b, e = step
@@ -82,13 +104,29 @@ def exact_forward(program: list[tuple], x: Tensor) -> Tensor:
             else:
                 acc = F.conv_transpose2d(a, w, b, layer.stride, layer.padding,
                                          layer.output_padding)
-            a = torch.floor(acc * 2.0**-e + 0.5).clamp_(-limit, limit)
-        elif step[0] == "relu":
-            a = a.clamp_min(0)
-        else:  # leaky relu, slope in fixed point
-            neg = torch.floor(a * step[1] * 2.0**-_SLOPE_BITS + 0.5)
-            a = torch.where(a < 0, neg, a)
+            a = rescale(acc, e)
+        else:
+            a = _activation(a, step)
     return a.to(torch.int64)
+
+
+def exact_rows(program: list[tuple], rows: Tensor) -> Tensor:
+    """Run a program of 1x1 convolutions on rows (n, C) of fixed-point values (float64).
+
+    The same integers as :func:`exact_forward` on the full map, for just the positions
+    a decoder needs (a row per position).
+    """
+    a = rows
+    for step in program:
+        if step[0] == "conv":
+            _, layer, w, b, e = step
+            if w.shape[-2:] != (1, 1):
+                raise ValueError("exact_rows runs 1x1 convolutions only")
+            acc = a @ w[:, :, 0, 0].T
+            a = rescale(acc + b if b is not None else acc, e)
+        else:
+            a = _activation(a, step)
+    return a
 
 
 def from_fixed(a: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
