@@ -41,3 +41,17 @@ def test_eval_writes_everything_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(data), "--codec", "nope", "--out", str(out)]) == 1
     assert "unknown codec" in capsys.readouterr().err
+
+
+def test_unavailable_codec_is_skipped_with_a_note(tmp_path, monkeypatch, capsys):
+    from hyco.eval import classical
+
+    monkeypatch.setitem(classical.CODECS, "x265", classical.CODECS["x265"].__class__(
+        **{**classical.CODECS["x265"].__dict__, "missing": lambda: "no ffmpeg here"}))
+    data = tmp_path / "imgs"
+    data.mkdir()
+    Image.fromarray(uint8_image(32, 32)).save(data / "a.png")
+    assert main(["eval", str(data), "--codec", "jpeg@50,90", "--codec", "x265",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "x265 unavailable: no ffmpeg here; skipped" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "x265.json").exists()

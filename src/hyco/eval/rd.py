@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ from hyco.train.losses import bits_per_pixel
 
 CONVENTION = ("bpp = 8 * file bytes / pixels, mean over images; psnr = mean of per-image RGB "
               "PSNR (MAX=255); ms-ssim = mean of per-image RGB MS-SSIM")
+
+
+class CodecUnavailable(HycoError):
+    """A known codec that cannot run on this machine (missing library or tool)."""
 
 
 @dataclass
@@ -95,7 +100,7 @@ def resolve(spec: str, weights: str | None = None) -> Codec:
         c = CODECS[key]
         reason = c.missing()
         if reason:
-            raise HycoError(f"codec {key} unavailable: {reason}")
+            raise CodecUnavailable(f"codec {key} unavailable: {reason}")
         codec = Codec(key=key, description=c.description, qualities=list(c.qualities),
                       encode=c.encode, decode=c.decode)
     else:
@@ -159,7 +164,16 @@ def evaluate(dataset: str | Path, specs: list[str], out: str | Path,
     images = list_images(dataset)[:limit]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    codecs = [resolve(s, weights) for s in specs]
+    codecs = []
+    for s in specs:
+        try:
+            codecs.append(resolve(s, weights))
+        except CodecUnavailable as exc:  # e.g. no ffmpeg/libx265 here: skip, say so
+            tqdm.write(f"note: {exc}; skipped", file=sys.stderr)
+    if not codecs:
+        raise HycoError("no codec left to evaluate")
+    specs = [s for s in specs if s.partition("@")[0] in {c.key for c in codecs}
+             or s.partition("@")[0].endswith(".safetensors")]
     if qualities:
         for c in codecs:
             if "@" not in next(s for s in specs if s.partition("@")[0] == c.key):
