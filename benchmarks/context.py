@@ -13,7 +13,7 @@ Measures, on CPU, in one run, on a 768x512 Kodak image:
 CompressAI is loaded as in ``benchmarks/foundation.py`` (``bash benchmarks/setup_compressai.sh``
 installs it); when it is unavailable its rows are skipped.
 
-Usage: python benchmarks/context.py [--threads 2] [--repeats 3] [--cai-repeats 2] [--json out]
+Usage: python benchmarks/context.py [--threads 2] [--repeats 3] [--cai-repeats 1] [--json out]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,16 @@ def other_cpu_s(start: tuple[int, int] | None, end: tuple[int, int] | None) -> f
     return ((end[0] - start[0]) - (end[1] - start[1])) / os.sysconf("SC_CLK_TCK")
 
 
+def with_load(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``fn()``'s row plus ``other_cpu_pct``: other processes' CPU use while it ran, in % of
+    one core (a quiet machine reads ~0; more means the timings of that row are suspect)."""
+    j0, t0 = cpu_jiffies(), time.perf_counter()
+    row = fn()
+    other = other_cpu_s(j0, cpu_jiffies())
+    row["other_cpu_pct"] = None if other is None else 100 * other / (time.perf_counter() - t0)
+    return row
+
+
 def log(msg: str) -> None:
     """Progress to stderr, so stdout holds only the report."""
     print(msg, file=sys.stderr, flush=True)
@@ -152,6 +163,10 @@ def fmt_ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}x"
 
 
+def fmt_load(row: dict[str, Any]) -> str:
+    return "" if row.get("other_cpu_pct") is None else f"{row['other_cpu_pct']:.0f}%"
+
+
 def report(rows: list[dict[str, Any]], cai: dict[str, Any] | None,
            size: tuple[int, int]) -> str:
     """Markdown tables: timings and ratios, then complexity."""
@@ -161,10 +176,11 @@ def report(rows: list[dict[str, Any]], cai: dict[str, Any] | None,
                        foundation.ms(r["decode_s"]), r["stream_bytes"],
                        fmt_ratio(r["decode_vs_mean_scale"]),
                        fmt_ratio(r["decode_vs_mbt2018"]), fmt_ratio(r["encode_vs_mbt2018"]),
-                       "yes" if r["forward_equals_decode"] else "no"])
+                       "yes" if r["forward_equals_decode"] else "no", fmt_load(r)])
     if cai is not None:
         timing.append([cai["codec"], f"{cai['N']}/{cai['M']}", foundation.ms(cai["encode_s"]),
-                       foundation.ms(cai["decode_s"]), cai["stream_bytes"], "", "", "", ""])
+                       foundation.ms(cai["decode_s"]), cai["stream_bytes"], "", "", "", "",
+                       fmt_load(cai)])
     cx = [[r["codec"], f"{r['N']}/{r['M']}", f"{r['encoder_params'] / 1e6:.2f}",
            f"{r['decoder_params'] / 1e6:.2f}", f"{r['encoder_macs_per_pixel'] / 1e3:.1f}",
            f"{r['decoder_macs_per_pixel'] / 1e3:.1f}"] for r in rows]
@@ -173,7 +189,8 @@ def report(rows: list[dict[str, Any]], cai: dict[str, Any] | None,
         f"### Codecs on a {w}x{h} image (random-init weights)\n\n"
         + foundation.table(
             ["codec", "N/M", "encode ms", "decode ms", "stream bytes",
-             "dec / mean-scale", "dec / mbt2018", "enc / mbt2018", "forward == decode"],
+             "dec / mean-scale", "dec / mbt2018", "enc / mbt2018", "forward == decode",
+             "other CPU"],
             timing)
         + "\n\n### Complexity (hyco.eval.complexity)\n\n"
         + foundation.table(
@@ -206,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--repeats", type=int, default=3,
                    help="hyco timings: best of N after one warm-up (default 3)")
-    p.add_argument("--cai-repeats", type=int, default=2,
-                   help="CompressAI mbt2018 timings: best of N, no warm-up (default 2)")
+    p.add_argument("--cai-repeats", type=int, default=1,
+                   help="CompressAI mbt2018 timings: best of N, no warm-up (default 1)")
     p.add_argument("--image", type=Path, default=foundation.DEFAULT_IMAGE, help="the image")
     p.add_argument("--no-compressai", action="store_true", help="skip CompressAI")
     p.add_argument("--only", nargs="+", metavar="CLASS", help="hyco classes to run (testing)")
@@ -232,11 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for spec in specs:
         log(f"hyco {spec.label} ...")
-        rows.append(bench_hyco(x, spec, args.repeats))
+        rows.append(with_load(lambda s=spec: bench_hyco(x, s, args.repeats)))
     cai: dict[str, Any] | None = None
     if cai_mod is not None:
         log(f"CompressAI mbt2018 q{CAI_QUALITY} ...")
-        cai = bench_mbt2018(x, args.cai_repeats)
+        cai = with_load(lambda: bench_mbt2018(x, args.cai_repeats))
     add_ratios(rows, cai)
     total_s, other_s = time.perf_counter() - t0, other_cpu_s(j0, cpu_jiffies())
 
@@ -246,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
           f"best of {args.cai_repeats}, no warm-up; wall clock)")
     if other_s is not None:
         print(f"(other processes used {other_s:.0f} CPU s during the run: "
-              f"{100 * other_s / total_s:.0f}% of one core)")
+              f"{100 * other_s / total_s:.0f}% of one core; per row: 'other CPU')")
     if args.json:
         results = {"env": env, "image": {"path": str(args.image), "height": size[0],
                                          "width": size[1]},
