@@ -10,8 +10,10 @@ def test_every_model_and_quality_builds_reproducibly():
         assert spec.qualities == list(range(1, 9))
         a, b = zoo.build(name, 1), zoo.build(name, 1)
         assert a.digest() == b.digest()
-        assert (a.n, a.m) == (128, 192)
+        assert (a.n, a.m) == spec.sizes[1]
+    assert (zoo.build("mean-scale", 1).n, zoo.build("mean-scale", 1).m) == (128, 192)
     assert (zoo.build("mean-scale", 8).n, zoo.build("mean-scale", 8).m) == (192, 320)
+    assert (zoo.build("joint-ar", 3).n, zoo.build("joint-ar", 3).m) == (192, 192)
 
 
 def test_build_does_not_disturb_the_global_rng():

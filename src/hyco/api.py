@@ -49,12 +49,17 @@ def compress_with(codec: ImageCodec, arr: np.ndarray, channels: int = 3,
     return container.pack(header, payload)
 
 
+def _check_model(codec: ImageCodec, header: container.Header) -> None:
+    if header.codec != codec.name or header.digest != codec.digest():
+        raise ModelMismatch(
+            f"file was made with {header.codec} q{header.quality} weights {header.digest}, "
+            f"but the weights here are {codec.name} {codec.digest()}")
+
+
 def decompress_with(codec: ImageCodec, data: bytes) -> np.ndarray:
     """Decode .hyco bytes with a model in hand (digest checked); HxWx3 uint8 RGB."""
     header, payload = container.unpack(data)
-    if header.codec != codec.name or header.digest != codec.digest():
-        raise ModelMismatch(f"file was made with {header.codec} weights {header.digest}, "
-                            f"not {codec.name} {codec.digest()}")
+    _check_model(codec, header)
     return tensor_to_array(codec.decompress(payload))
 
 
@@ -76,10 +81,7 @@ def decode(data: bytes, weights: str | Path | None = None) -> Decoded:
         if isinstance(exc, ModelMismatch):
             raise
         raise ModelMismatch(f"file needs {header.codec} quality {header.quality}: {exc}") from None
-    if codec.digest() != header.digest:
-        raise ModelMismatch(
-            f"file was made with {header.codec} q{header.quality} weights {header.digest}, "
-            f"but the weights here are {codec.digest()}")
+    _check_model(codec, header)
     arr = tensor_to_array(codec.decompress(payload))
     return Decoded(image=array_to_image(arr, header.channels), header=header, array=arr)
 

@@ -136,7 +136,7 @@ def weights_metadata(path: str | Path) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(name: str, quality: int, weights: str | None) -> ImageCodec:
+def _load_cached(name: str, quality: int, weights: str | None, _stamp: tuple) -> ImageCodec:
     model = build(name, quality)
     path = weights or shipped_weights(name, quality)
     if path is not None:
@@ -151,7 +151,13 @@ def load(name: str = DEFAULT_MODEL, quality: int | str = DEFAULT_QUALITY,
     Models are cached per process; treat the result as read-only.
     """
     q = parse_quality(name, quality)
-    return _load_cached(name, q, str(Path(weights).resolve()) if weights else None)
+    if weights is None:
+        return _load_cached(name, q, None, ())
+    path = Path(weights).resolve()
+    if not path.is_file():
+        raise HycoError(f"{weights}: no such weights file")
+    stat = path.stat()  # a rewritten file is a new model, not a stale cache hit
+    return _load_cached(name, q, str(path), (stat.st_mtime_ns, stat.st_size))
 
 
 def is_trained(name: str, quality: int) -> bool:
