@@ -109,7 +109,7 @@ def array_to_tensor(arr: np.ndarray) -> torch.Tensor:
 
 def tensor_to_array(x: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float -> HxWx3 uint8 (clamped, rounded)."""
-    x = x.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8)
+    x = x.detach().cpu().clamp(0, 1).mul(255.0).round().to(torch.uint8)
     return x[0].permute(1, 2, 0).contiguous().numpy()
 
 

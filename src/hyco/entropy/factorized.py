@@ -116,7 +116,8 @@ class FactorizedDensity(nn.Module):
     def compress(self, x: Tensor) -> tuple[bytes, Tensor]:
         """Code x (B, C, H, W) rounded around the medians; returns stream and dequantised x."""
         tables, med = self.tables()
-        m = med.view(1, -1, 1, 1).to(x.dtype)
+        x = x.cpu()
+        m = med.cpu().view(1, -1, 1, 1).to(x.dtype)
         symbols = torch.round(x - m)
         idx = torch.arange(self.channels).view(1, -1, 1, 1).expand_as(x)
         data = encode(symbols.to(torch.int64).numpy(), idx.numpy(), tables)
@@ -126,4 +127,4 @@ class FactorizedDensity(nn.Module):
         tables, med = self.tables()
         idx = torch.arange(self.channels).view(1, -1, 1, 1).expand(shape)
         symbols = torch.from_numpy(decode(data, idx.numpy(), tables)).to(torch.float32)
-        return symbols + med.view(1, -1, 1, 1)
+        return symbols + med.cpu().view(1, -1, 1, 1)

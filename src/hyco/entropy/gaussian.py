@@ -55,7 +55,7 @@ def gaussian_tables() -> TableSet:
 def scale_indices(scales_fixed: Tensor) -> Tensor:
     """Table index per element from fixed-point scales (integer comparisons only)."""
     _, thresholds = scale_table()
-    return torch.bucketize(scales_fixed.to(torch.int64), torch.from_numpy(thresholds),
+    return torch.bucketize(scales_fixed.to(torch.int64).cpu(), torch.from_numpy(thresholds),
                            right=True)
 
 
@@ -83,6 +83,7 @@ class GaussianConditional(nn.Module):
     @staticmethod
     def compress(y: Tensor, scales_fixed: Tensor, means: Tensor | None) -> tuple[bytes, Tensor]:
         """Code ``y`` rounded around ``means``; returns the stream and the dequantised y."""
+        y = y.cpu()
         symbols = torch.round(y - means) if means is not None else torch.round(y)
         idx = scale_indices(scales_fixed)
         data = encode(symbols.to(torch.int64).numpy(), idx.numpy(), gaussian_tables())

@@ -36,7 +36,7 @@ def complexity(model: ImageCodec, height: int = 512, width: int = 768) -> dict[s
     model.train()  # float path, so every sub-network runs as a module
     try:
         with torch.no_grad():
-            model(torch.rand(1, 3, height, width))
+            model(torch.rand(1, 3, height, width, device=model.device))
     finally:
         model.train(was)
         for h in hooks:

@@ -52,6 +52,10 @@ class ImageCodec(nn.Module):
             return x
         return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
     def digest(self) -> str:
         return self._digest.get(self)
 
@@ -85,6 +89,7 @@ class ImageCodec(nn.Module):
         if x.dim() != 4 or x.shape[0] != 1:
             raise ValueError("compress takes one image of shape (1, C, H, W)")
         h, w = x.shape[-2:]
+        x = x.to(self.device)
         return Payload(streams=tuple(self._compress(self.pad(x))), size=(int(h), int(w)))
 
     @torch.no_grad()

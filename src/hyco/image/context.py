@@ -134,15 +134,16 @@ class ContextCodec(MeanScaleHyperprior):
     def _forward_exact(self, x: Tensor) -> dict:
         y = self.g_a(x).float()
         z_hat = self.density.quantize(self.h_a(y).float(), noise=False)
-        y_flat = y[0].flatten(1).T  # (H*W, M)
+        y_flat = y[0].flatten(1).T.cpu()  # (H*W, M); the exact engine runs on the CPU
 
         def quantise(pos: Tensor, _s: Tensor, mu: Tensor) -> Tensor:
             return torch.round(y_flat[pos] - mu) + mu
 
         y_hat, scales, means = self._run_exact(self._hyper_fixed(z_hat), quantise)
-        shape = y_hat.shape
-        scales = from_fixed(scales).T.reshape(shape)
-        means = means.T.reshape(shape)
+        shape, dev = y_hat.shape, y.device
+        y_hat = y_hat.to(dev)
+        scales = from_fixed(scales).T.reshape(shape).to(dev)
+        means = means.T.reshape(shape).to(dev)
         return {"x_hat": self.g_s(y_hat),
                 "likelihoods": {"y": self.gaussian.likelihood(y_hat, scales, means),
                                 "z": self.density.likelihood(z_hat)}}
@@ -150,7 +151,7 @@ class ContextCodec(MeanScaleHyperprior):
     def _compress(self, x: Tensor) -> list[bytes]:
         y = self.g_a(x)
         z_data, z_hat = self.density.compress(self.h_a(y))
-        y_flat = y[0].flatten(1).T
+        y_flat = y[0].flatten(1).T.cpu()
         enc = Encoder(gaussian_tables())
 
         def quantise(pos: Tensor, s_fixed: Tensor, mu: Tensor) -> Tensor:
@@ -172,7 +173,7 @@ class ContextCodec(MeanScaleHyperprior):
 
         y_hat, _, _ = self._run_exact(self._hyper_fixed(z_hat), dequantise)
         dec.finish()
-        return self.g_s(y_hat)
+        return self.g_s(y_hat.to(self.device))
 
 
 class JointAutoregressive(ContextCodec):

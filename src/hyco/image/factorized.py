@@ -35,4 +35,4 @@ class FactorizedPrior(ImageCodec):
 
     def _decompress(self, payload: Payload) -> Tensor:
         shape = self.latent_shape(payload.size, self.m, 16)
-        return self.g_s(self.density.decompress(payload.streams[0], shape))
+        return self.g_s(self.density.decompress(payload.streams[0], shape).to(self.device))

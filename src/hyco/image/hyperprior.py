@@ -59,7 +59,7 @@ class ScaleHyperprior(ImageCodec):
             out, fixed = self.h_s(z_hat).float(), None
         else:
             fixed = exact_forward(self._program.get(self.h_s), z_hat)
-            out = from_fixed(fixed)
+            out = from_fixed(fixed).to(z_hat.device)
         if self.predicts_means:
             scales, means = out.chunk(2, dim=1)
         else:
@@ -90,7 +90,7 @@ class ScaleHyperprior(ImageCodec):
         fixed = exact_forward(self._program.get(self.h_s), z_hat)
         scales_fixed, means = self._split_fixed(fixed)
         y_data, _ = self.gaussian.compress(y, scales_fixed, means)
-        return [z_data, y_data]
+        return [z_data, y_data]  # (entropy side on the CPU; see hyco.nn.exact)
 
     def _decompress(self, payload: Payload) -> Tensor:
         z_shape = self.latent_shape(payload.size, self.n, 64)
@@ -98,7 +98,7 @@ class ScaleHyperprior(ImageCodec):
         fixed = exact_forward(self._program.get(self.h_s), z_hat)
         scales_fixed, means = self._split_fixed(fixed)
         y_hat = self.gaussian.decompress(payload.streams[1], scales_fixed, means)
-        return self.g_s(y_hat)
+        return self.g_s(y_hat.to(self.device))
 
 
 class MeanScaleHyperprior(ScaleHyperprior):

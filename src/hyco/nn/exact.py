@@ -40,8 +40,9 @@ def _weight_exponent(w: Tensor) -> int:
 def quantize_conv(weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor | None, int]:
     """Integer weights (float64), bias in accumulator units, and the weight exponent."""
     e = _weight_exponent(weight)
-    w = torch.round(weight.detach().double() * 2.0**e)
-    b = torch.round(bias.detach().double() * 2.0 ** (e + FRAC_BITS)) if bias is not None else None
+    w = torch.round(weight.detach().cpu().double() * 2.0**e)
+    b = (torch.round(bias.detach().cpu().double() * 2.0 ** (e + FRAC_BITS))
+         if bias is not None else None)
     return w, b, e
 
 
@@ -75,9 +76,12 @@ def quantize_layers(seq: nn.Sequential) -> list[tuple]:
 
 
 def to_fixed(x: Tensor) -> Tensor:
-    """Float tensor -> integer-valued float64 with FRAC_BITS fractional bits, clamped."""
+    """Float tensor -> integer-valued float64 with FRAC_BITS fractional bits, clamped.
+
+    Exact arithmetic always runs on the CPU: a file encoded on a GPU decodes on a CPU.
+    """
     limit = 2.0 ** (FRAC_BITS + ACT_RANGE_BITS)
-    return torch.round(x.detach().double() * 2.0**FRAC_BITS).clamp_(-limit, limit)
+    return torch.round(x.detach().cpu().double() * 2.0**FRAC_BITS).clamp_(-limit, limit)
 
 
 def rescale(acc: Tensor, e: int) -> Tensor:
@@ -94,7 +98,7 @@ def _activation(a: Tensor, step: tuple) -> Tensor:
 
 
 def exact_forward(program: list[tuple], x: Tensor) -> Tensor:
-    """Run a program from :func:`quantize_layers` on ``x``; returns int64 fixed point."""
+    """Run a program from :func:`quantize_layers` on ``x``; int64 fixed point, on the CPU."""
     a = to_fixed(x)
     for step in program:
         if step[0] == "conv":
