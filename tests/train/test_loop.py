@@ -37,6 +37,17 @@ def test_loss_goes_down(data_dir, tmp_path):
     assert sum(losses[-10:]) < 0.7 * sum(losses[:10])
 
 
+def test_msssim_bf16_channels_last_and_epochs(data_dir, tmp_path):
+    cfg = TrainConfig(data=str(data_dir), out=str(tmp_path / "r"), epochs=2, metric="ms-ssim",
+                      bf16=True, channels_last=True, **{**FAST, "crop": 96})
+    t = Trainer(cfg)
+    assert t.total_steps == 2 * 3  # 5 images, batch 2: 3 steps an epoch
+    assert t.lmbda == 2.40  # CompressAI's MS-SSIM ladder, quality 1
+    row = t.train_step()
+    assert 0 < row["ms_ssim"] < 1 and row["bpp"] > 0
+    assert t.model.g_a[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
 def _states_equal(a: dict, b: dict) -> bool:
     if a.keys() != b.keys():
         return False
