@@ -14,12 +14,14 @@ from hyco.image import (
     JointAutoregressive,
     MeanScaleHyperprior,
     ScaleHyperprior,
+    VariableRateMeanScale,
 )
 from hyco.train import rd_loss
 
 TINY = {"factorized": (FactorizedPrior, 16, 24), "hyperprior": (ScaleHyperprior, 16, 24),
         "mean-scale": (MeanScaleHyperprior, 16, 24), "joint-ar": (JointAutoregressive, 16, 24),
-        "checkerboard": (Checkerboard, 16, 24)}
+        "checkerboard": (Checkerboard, 16, 24),
+        "mean-scale-vr": (VariableRateMeanScale, 16, 24)}
 
 
 def smooth_images(n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:

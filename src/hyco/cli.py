@@ -125,6 +125,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     print(f"{'model':<12} {'quality':<8} {'N':>4} {'M':>4} {'lambda':>8}  weights")
     for name, s in zoo.MODELS.items():
+        if s.variable_rate:  # one set of weights, any quality in the range
+            n, m = s.sizes[s.qualities[0]]
+            trained = "trained" if zoo.is_trained(name, 1) else "untrained (random init)"
+            print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {'ladder':>8}  {trained}"
+                  "  [variable rate: one model, fractional qualities]")
+            continue
         for q in s.qualities:
             n, m = s.sizes[q]
             trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"

@@ -8,6 +8,7 @@ same untrained model (its files still decode anywhere, digest checks still hold)
 from __future__ import annotations
 
 import functools
+import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from hyco.image import (
     JointAutoregressive,
     MeanScaleHyperprior,
     ScaleHyperprior,
+    VariableRateMeanScale,
 )
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -41,6 +43,7 @@ class ModelSpec:
     cls: type[ImageCodec]
     sizes: dict[int, tuple[int, int]]  # quality -> (N, M)
     paper: str
+    variable_rate: bool = False  # one set of weights for every (also fractional) quality
 
     @property
     def qualities(self) -> list[int]:
@@ -61,6 +64,8 @@ MODELS: dict[str, ModelSpec] = {
                   "Minnen et al. 2018, joint autoregressive"),
         ModelSpec("checkerboard", Checkerboard, _ladder(6, _CONTEXT_SMALL),
                   "He et al. 2021, checkerboard context"),
+        ModelSpec("mean-scale-vr", VariableRateMeanScale, {q: _SMALL for q in LAMBDAS},
+                  "Minnen et al. 2018 + gain units (Cui et al. 2021)", variable_rate=True),
     ]
 }
 DEFAULT_MODEL = "mean-scale"
@@ -73,19 +78,25 @@ def spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def parse_quality(name: str, quality: int | str) -> int:
+def parse_quality(name: str, quality: int | float | str) -> int | float:
+    """An integer quality of the model's ladder; any number in its range if variable-rate."""
     s = spec(name)
+    lo, hi = s.qualities[0], s.qualities[-1]
     try:
-        q = int(quality)
+        q = float(quality)
     except (TypeError, ValueError):
-        q = None
-    if q not in s.sizes:
-        raise HycoError(f"{name} has qualities {s.qualities[0]}..{s.qualities[-1]}, not {quality}")
-    return q
+        q = math.nan
+    if s.variable_rate and lo <= q <= hi:
+        return int(q) if q.is_integer() else q
+    if q.is_integer() and int(q) in s.sizes:
+        return int(q)
+    kind = "from" if s.variable_rate else "integers"
+    raise HycoError(f"{name} has qualities {kind} {lo}..{hi}, not {quality}")
 
 
-def shipped_weights(name: str, quality: int) -> Path | None:
-    path = WEIGHTS_DIR / f"{name}-q{quality}.safetensors"
+def shipped_weights(name: str, quality: int | float) -> Path | None:
+    stem = name if spec(name).variable_rate else f"{name}-q{quality}"
+    path = WEIGHTS_DIR / f"{stem}.safetensors"
     return path if path.is_file() else None
 
 
@@ -93,10 +104,13 @@ def build(name: str, quality: int) -> ImageCodec:
     """The architecture for (name, quality) with seeded random weights."""
     s = spec(name)
     q = parse_quality(name, quality)
-    n, m = s.sizes[q]
+    n, m = s.sizes[int(q)]
+    seed_name = name if s.variable_rate else f"{name}-q{q}"  # one model serves every rate
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(zlib.crc32(f"{name}-q{q}".encode()))
+        torch.manual_seed(zlib.crc32(seed_name.encode()))
         model = s.cls(n, m)
+    if s.variable_rate:
+        model.quality = q
     return model
 
 
@@ -136,7 +150,8 @@ def weights_metadata(path: str | Path) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(name: str, quality: int, weights: str | None, _stamp: tuple) -> ImageCodec:
+def _load_cached(name: str, quality: int | float, weights: str | None,
+                 _stamp: tuple) -> ImageCodec:
     model = build(name, quality)
     path = weights or shipped_weights(name, quality)
     if path is not None:
@@ -151,13 +166,19 @@ def load(name: str = DEFAULT_MODEL, quality: int | str = DEFAULT_QUALITY,
     Models are cached per process; treat the result as read-only.
     """
     q = parse_quality(name, quality)
+    variable = spec(name).variable_rate
+    key_q = spec(name).qualities[0] if variable else q  # one cached model for every rate
     if weights is None:
-        return _load_cached(name, q, None, ())
-    path = Path(weights).resolve()
-    if not path.is_file():
-        raise HycoError(f"{weights}: no such weights file")
-    stat = path.stat()  # a rewritten file is a new model, not a stale cache hit
-    return _load_cached(name, q, str(path), (stat.st_mtime_ns, stat.st_size))
+        model = _load_cached(name, key_q, None, ())
+    else:
+        path = Path(weights).resolve()
+        if not path.is_file():
+            raise HycoError(f"{weights}: no such weights file")
+        stat = path.stat()  # a rewritten file is a new model, not a stale cache hit
+        model = _load_cached(name, key_q, str(path), (stat.st_mtime_ns, stat.st_size))
+    if variable:
+        model.quality = q
+    return model
 
 
 def is_trained(name: str, quality: int) -> bool:

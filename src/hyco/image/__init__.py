@@ -4,6 +4,7 @@ from hyco.image.base import ImageCodec
 from hyco.image.context import Checkerboard, JointAutoregressive
 from hyco.image.factorized import FactorizedPrior
 from hyco.image.hyperprior import MeanScaleHyperprior, ScaleHyperprior
+from hyco.image.variable_rate import VariableRateMeanScale
 
 __all__ = ["Checkerboard", "FactorizedPrior", "ImageCodec", "JointAutoregressive",
-           "MeanScaleHyperprior", "ScaleHyperprior"]
+           "MeanScaleHyperprior", "ScaleHyperprior", "VariableRateMeanScale"]

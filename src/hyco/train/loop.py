@@ -90,10 +90,13 @@ def _dist_info() -> tuple[int, int]:
     return rank, world
 
 
-def validate(model: ImageCodec, images: list[tuple[str, np.ndarray]]) -> tuple[dict, list]:
+def validate(model: ImageCodec, images: list[tuple[str, np.ndarray]],
+             quality: int | float | None = None) -> tuple[dict, list]:
     """Real coding of whole images: bpp from the bytes of the .hyco file, PSNR of the decode."""
     was_training = model.training
     model.eval()
+    if quality is not None and getattr(model, "levels", None):
+        model.quality = quality
     bpps, psnrs, recons = [], [], []
     try:
         for name, arr in images:
@@ -190,13 +193,20 @@ class Trainer:
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         torch.manual_seed(hash((cfg.seed, self.step, self.rank)) & 0x7FFF_FFFF)
+        lmbda = self.lmbda
+        if getattr(self.model, "levels", None):  # variable rate: a level (and lambda) per step
+            level = int(np.random.default_rng([cfg.seed, self.step, 7]).integers(
+                1, self.model.levels + 1))
+            self.model.quality = level
+            ladder = zoo.LAMBDAS if cfg.metric == "mse" else MSSSIM_LAMBDAS
+            lmbda = ladder[level] * (self.lmbda / ladder[cfg.quality])  # --lmbda rescales
         lr = self.schedule.lr_at(self.step)
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.net.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             out = self.net(x)
-        losses = rd_loss(out, x, self.lmbda, cfg.metric)
+        losses = rd_loss(out, x, lmbda, cfg.metric)
         self.opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         if cfg.clip > 0:
@@ -248,7 +258,7 @@ class Trainer:
         self.log.close()
 
     def _validate(self) -> None:
-        metrics, recons = validate(self.model, self.val_images)
+        metrics, recons = validate(self.model, self.val_images, self.cfg.quality)
         self.log.row("val", self.step, metrics)
         tqdm.write(f"step {self.step}: val {metrics['bpp']:.4f} bpp (on disk), "
                    f"{metrics['psnr']:.2f} dB")

@@ -1,0 +1,76 @@
+"""Variable-rate mean-scale hyperprior: one set of weights for every quality.
+
+Gain units (Cui et al. 2021): a learned per-channel gain vector for each of the L rate
+levels scales the latent before quantisation, and an inverse gain scales it back before
+synthesis (likewise for the hyper-latent). Training draws a level per step and uses its
+lambda, so the levels learn the ladder's trade-offs. Between integer qualities the gains
+are interpolated *linearly*: only IEEE multiplications and additions, which every machine
+rounds identically, so a fractional quality decodes exactly everywhere (exponential
+interpolation would need pow/exp, whose last bit differs between math libraries).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from hyco.image.hyperprior import MeanScaleHyperprior
+from hyco.nn.exact import exact_forward
+from hyco.payload import Payload
+
+N_LEVELS = 8
+
+
+class VariableRateMeanScale(MeanScaleHyperprior):
+    name = "mean-scale-vr"
+    encoder_parts = ("g_a", "h_a", "density", "h_s")
+    decoder_parts = ("density", "h_s", "g_s")
+
+    def __init__(self, n: int = 128, m: int = 192, levels: int = N_LEVELS):
+        super().__init__(n, m)
+        self.levels = levels
+        self.gain = nn.Parameter(torch.ones(levels, m))
+        self.inv_gain = nn.Parameter(torch.ones(levels, m))
+        self.hyper_gain = nn.Parameter(torch.ones(levels, n))
+        self.hyper_inv_gain = nn.Parameter(torch.ones(levels, n))
+        self.quality: float = 1.0  # 1 .. levels, fractional allowed
+
+    def _gains(self, table: Tensor) -> Tensor:
+        """The (1, C, 1, 1) gain of ``self.quality``: linear between neighbouring levels."""
+        q = min(max(float(self.quality), 1.0), float(self.levels))
+        lo = min(int(math.floor(q)), self.levels - 1)
+        a = q - lo  # 0 .. 1 (exactly 1 at the top level)
+        g = table[lo - 1].abs() * (1.0 - a) + table[lo].abs() * a
+        return g.view(1, -1, 1, 1)
+
+    def _forward(self, x: Tensor) -> dict:
+        y = self.g_a(x).float() * self._gains(self.gain)
+        z = self.h_a(y).float() * self._gains(self.hyper_gain)
+        z_hat = self.density.quantize(z, noise=self.training)
+        scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
+        y_hat = self.gaussian.quantize(y, means, noise=self.training)
+        return {
+            "x_hat": self.g_s(y_hat * self._gains(self.inv_gain)),
+            "likelihoods": {"y": self.gaussian.likelihood(y_hat, scales, means),
+                            "z": self.density.likelihood(z_hat)},
+        }
+
+    def _compress(self, x: Tensor) -> list[bytes]:
+        y = self.g_a(x) * self._gains(self.gain)
+        z_data, z_hat = self.density.compress(self.h_a(y) * self._gains(self.hyper_gain))
+        fixed = exact_forward(self._program.get(self.h_s),
+                              z_hat * self._gains(self.hyper_inv_gain).cpu())
+        scales_fixed, means = self._split_fixed(fixed)
+        y_data, _ = self.gaussian.compress(y, scales_fixed, means)
+        return [z_data, y_data]
+
+    def _decompress(self, payload: Payload) -> Tensor:
+        z_hat = self.density.decompress(payload.streams[0],
+                                        self.latent_shape(payload.size, self.n, 64))
+        fixed = exact_forward(self._program.get(self.h_s),
+                              z_hat * self._gains(self.hyper_inv_gain).cpu())
+        scales_fixed, means = self._split_fixed(fixed)
+        y_hat = self.gaussian.decompress(payload.streams[1], scales_fixed, means)
+        return self.g_s(y_hat.to(self.device) * self._gains(self.inv_gain))
