@@ -42,3 +42,14 @@ def test_bad_names_and_qualities():
         zoo.load("mean-scale", 11)
     with pytest.raises(HycoError, match="qualities"):
         zoo.load("mean-scale", "high")
+
+
+def test_half_weights_load_to_the_recorded_digest(tmp_path):
+    m = zoo.build("mean-scale", 1)
+    full, half = tmp_path / "f.safetensors", tmp_path / "h.safetensors"
+    zoo.save_weights(m, full, 1)
+    zoo.save_weights(m, half, 1, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = zoo.load("mean-scale", 1, weights=half)
+    assert loaded.digest() == zoo.weights_metadata(half)["digest"]
+    assert zoo.weights_metadata(full)["digest"] == m.digest()

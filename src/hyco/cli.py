@@ -182,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from hyco.train import export
 
-    path = export(args.rundir, args.output)
+    path = export(args.rundir, args.output, half=args.half)
     print(f"{args.rundir} -> {path}")
     return 0
 
@@ -287,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="a training run's weights -> .safetensors")
     e.add_argument("rundir")
     e.add_argument("-o", "--output", help="default RUNDIR/MODEL-qQ.safetensors")
+    e.add_argument("--half", action="store_true", help="store float16 (half the size)")
     e.set_defaults(func=cmd_export)
     return p
 

@@ -129,11 +129,21 @@ def load_weights(model: ImageCodec, path: str | Path) -> None:
 
 
 def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
-                 extra: dict[str, str] | None = None) -> None:
-    """Write ``model``'s weights as safetensors with their model/quality/digest (atomic)."""
+                 extra: dict[str, str] | None = None, half: bool = False) -> None:
+    """Write ``model``'s weights as safetensors with their model/quality/digest (atomic).
+
+    ``half`` stores float16 (half the bytes; computation stays float32). The digest in the
+    metadata is then that of the model as it will be loaded, float16 values in float32.
+    """
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        model = build(model.name, quality if not spec(model.name).variable_rate
+                      else spec(model.name).qualities[0])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in state.items()})
     meta = {"model": model.name, "quality": str(quality), "digest": model.digest(),
             **(extra or {})}
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
     save_file(state, str(tmp), metadata=meta)

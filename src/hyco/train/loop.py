@@ -64,6 +64,7 @@ class TrainConfig:
     save_recons: int = 2
     seed: int = 0
     init: str | None = None
+    init_steps: int = 0  # steps already behind --init weights (read from their metadata)
     export: str | None = None
 
     def resolved_lambda(self) -> float:
@@ -125,6 +126,7 @@ class Trainer:
         self.model = zoo.build(config.model, config.quality).to(self.device)
         if config.init and not resume:
             zoo.load_weights(self.model, config.init)
+            config.init_steps = int(zoo.weights_metadata(config.init).get("steps", 0))
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)
@@ -273,7 +275,7 @@ class Trainer:
 
 
 def export(rundir: str | Path, out: str | Path | None = None,
-           model: ImageCodec | None = None) -> Path:
+           model: ImageCodec | None = None, half: bool = False) -> Path:
     """Write a run's weights as safetensors (what `hyco compress --weights` and the zoo load)."""
     rundir = Path(rundir)
     cfg_path = rundir / "config.json"
@@ -284,8 +286,10 @@ def export(rundir: str | Path, out: str | Path | None = None,
         model = zoo.build(cfg.model, cfg.quality)
         model.load_state_dict(checkpoint.load(rundir)["model"])
     path = Path(out) if out else rundir / f"{cfg.model}-q{cfg.quality}.safetensors"
-    zoo.save_weights(model, path, cfg.quality,
-                     extra={"lmbda": str(cfg.resolved_lambda()), "metric": cfg.metric})
+    steps = checkpoint.load(rundir)["step"] if (rundir / checkpoint.CHECKPOINT).exists() else 0
+    zoo.save_weights(model, path, cfg.quality, half=half,
+                     extra={"lmbda": str(cfg.resolved_lambda()), "metric": cfg.metric,
+                            "steps": str(steps + cfg.init_steps)})
     return path
 
 
