@@ -47,7 +47,7 @@ def _jp2_encode(arr: np.ndarray, q: int) -> bytes:
     """``q`` is the target in 1/100 bpp (e.g. 50 = 0.5 bpp) as a compression ratio."""
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="JPEG2000", quality_mode="rates",
-                              quality_layers=[24.0 / (q / 100.0)], irreversible=True)
+                              quality_layers=[24.0 / (q / 100.0)], irreversible=True, mct=1)
     return buf.getvalue()
 
 
@@ -107,15 +107,17 @@ CODECS: dict[str, ClassicalCodec] = {c.name: c for c in [
                    (0, 5, 10, 20, 35, 50, 65, 80, 90, 95),
                    _pil_encode("WEBP", method=6), _pil_decode, _pil_missing("webp")),
     ClassicalCodec("avif", "AVIF 4:4:4 (Pillow/libavif, speed 4)",
-                   (10, 20, 30, 40, 50, 60, 70, 80, 90),
+                   (10, 20, 30, 40, 50, 60, 70, 80),
                    _pil_encode("AVIF", subsampling="4:4:4", speed=4), _pil_decode,
                    _pil_missing("avif")),
-    ClassicalCodec("jpeg2000", "JPEG 2000 (OpenJPEG, 9/7, rate targets in 1/100 bpp)",
+    ClassicalCodec("jpeg2000", "JPEG 2000 (OpenJPEG, 9/7 + colour transform, rate targets "
+                   "in 1/100 bpp)",
                    (10, 20, 30, 50, 75, 100, 150, 200), _jp2_encode, _pil_decode,
                    _pil_missing("jpg_2000")),
     ClassicalCodec("jxl", "JPEG XL (libjxl via pillow-jxl-plugin, effort 7)",
-                   (10, 20, 30, 45, 60, 75, 85, 92),
+                   (1, 5, 10, 20, 30, 45, 60, 75, 85, 92),
                    _pil_encode("JXL", plugin="pillow_jxl", effort=7), _pil_decode, _jxl_missing),
     ClassicalCodec("x265", "HEVC intra (ffmpeg libx265, preset medium, 4:4:4, CRF)",
-                   (40, 36, 32, 28, 24, 20, 16), _x265_encode, _x265_decode, _x265_missing),
+                   (48, 44, 40, 36, 32, 28, 24, 20), _x265_encode, _x265_decode,
+                   _x265_missing),
 ]}
