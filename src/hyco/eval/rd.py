@@ -93,7 +93,7 @@ def resolve(spec: str, weights: str | None = None) -> Codec:
         if "model" not in meta or "quality" not in meta:
             raise HycoError(f"{key[5:]}: weights without hyco model/quality metadata")
         codec = _learned(meta["model"], key[5:], key=f"hyco:{Path(key[5:]).stem}")
-        codec.qualities = [meta["quality"]]
+        codec.qualities = [zoo.parse_quality(meta["model"], meta["quality"])]
     elif key.startswith("hyco:"):
         codec = _learned(key[5:], weights)
     elif key in CODECS:
