@@ -13,7 +13,10 @@ def rd_plot(curves: list[dict], path: Path, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.6))
+    colors = list(plt.cm.tab20.colors) + list(plt.cm.tab20b.colors)
+    for ax in axes:
+        ax.set_prop_cycle(color=colors)
     for c in curves:
         style = dict(linestyle="--", marker=".", alpha=0.7) if c["published"] else dict(
             linestyle="-", marker="o", markersize=4)
@@ -29,7 +32,7 @@ def rd_plot(curves: list[dict], path: Path, title: str = "") -> None:
         ax.set_ylabel(ylabel)
         ax.set_xlim(0, 2.0)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower right")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
