@@ -110,3 +110,11 @@ def test_decoded_pixels_match_the_library(images):
     assert main(["decompress", str(images / "a.hyco")]) == 0
     lib = hyco.decompress((images / "a.hyco").read_bytes())
     assert np.array_equal(np.asarray(Image.open(images / "a.hyco.png")), np.asarray(lib))
+
+
+def test_output_piped_into_head_is_not_a_traceback(images):
+    assert main(["compress", str(images / "a.png"), *FAST]) == 0
+    cmd = (f"{sys.executable} -m hyco info {images / 'a.hyco'} {images / 'a.hyco'} "
+           f"{images / 'a.hyco'} | (sleep 0.2; head -c 0)")
+    res = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    assert "Traceback" not in res.stderr and res.stdout == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -302,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hyco: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `hyco info x.hyco | head`: stop quietly, like other tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
