@@ -34,6 +34,7 @@ def test_compress_decompress_info_models(images, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "bpp" in out and "PSNR" in out
     assert (images / "a.hyco").exists()
+    assert (images / "a.hyco").stat().st_mode & 0o044  # readable as the umask allows
     assert _digest(images / "a.png") == before  # input untouched
 
     assert main(["decompress", str(images / "a.hyco")]) == 0

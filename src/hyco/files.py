@@ -132,6 +132,9 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
     if not folder.is_dir():
         raise HycoError(f"{folder}: no such folder")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs follow the umask like any file
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -147,6 +147,9 @@ def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
     save_file(state, str(tmp), metadata=meta)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
 
 
