@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from hyco.errors import HycoError, ModelMismatch
+from hyco.files import write_atomic
 from hyco.image import (
     Checkerboard,
     FactorizedPrior,
@@ -144,13 +144,7 @@ def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
                                for k, v in state.items()})
     meta = {"model": model.name, "quality": str(quality), "digest": model.digest(),
             **(extra or {})}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    save_file(state, str(tmp), metadata=meta)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
+    write_atomic(path, save(state, metadata=meta), force=True)
 
 
 def weights_metadata(path: str | Path) -> dict[str, str]:
