@@ -147,3 +147,165 @@ def unpack(data: bytes) -> tuple[Header, Payload]:
 def overhead_bytes(header: Header, payload: Payload) -> int:
     """Bytes of a file that are not stream data (header and checksum)."""
     return len(pack(header, payload)) - sum(len(s) for s in payload.streams)
+
+
+# -- the video form ----------------------------------------------------------------------------
+#
+#   magic     4  b"HYCV"
+#   version   1  FORMAT_VERSION
+#   codec     1+n, variant 1+n, quality 1+n   length-prefixed ASCII
+#   digest    8  weights digest (first 8 bytes of the sha256)
+#   height, width, fps_num, fps_den, frames   5 x uint32
+#   gop       2  uint16, frames per group (I-frame period); 0 = only the first frame is intra
+#   matrix    1  0 = BT.709, 1 = BT.601;  range 1  0 = limited, 1 = full
+#   n_params  1, then n_params x int64
+#   crc32     4  over the sequence header
+# then one packet per frame, in display order:
+#   type      1  b"I" or b"P"
+#   index     4  uint32 frame number
+#   n_streams 1, then n_streams x uint32 lengths
+#   crc32     4  over the packet header (so a damaged length is corruption, not a cut)
+#   streams
+#   crc32     4  over the whole packet
+# A packet carries everything its frame needs beyond the reference frame, so a decoder can
+# start at any I packet, and a file cut short still yields every packet before the cut.
+
+VIDEO_MAGIC = b"HYCV"
+MAX_FRAMES = 1 << 24
+_MATRICES = ("bt709", "bt601")
+
+
+@dataclass(frozen=True)
+class VideoHeader:
+    codec: str
+    variant: str
+    quality: str
+    digest: str
+    height: int
+    width: int
+    fps: tuple[int, int]  # numerator, denominator
+    frames: int
+    gop: int
+    matrix: str = "bt709"
+    full_range: bool = False
+    params: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Packet:
+    kind: str  # "I" or "P"
+    index: int
+    streams: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class VideoFile:
+    """A parsed video file: the packets before any cut; ``truncated`` says whether one was."""
+
+    header: VideoHeader
+    packets: tuple[Packet, ...]
+    truncated: bool
+
+
+def _check_video_header(h: VideoHeader) -> None:
+    check_size(h.height, h.width)
+    if not (1 <= h.frames <= MAX_FRAMES and 0 <= h.gop < 1 << 16):
+        raise CorruptStream(f"corrupt .hyco video header: {h.frames} frames, gop {h.gop}")
+    if not (0 < h.fps[0] < 1 << 32 and 0 < h.fps[1] < 1 << 32):
+        raise CorruptStream(f"corrupt .hyco video header: frame rate {h.fps[0]}/{h.fps[1]}")
+    if h.matrix not in _MATRICES or len(h.params) > MAX_PARAMS:
+        raise CorruptStream("corrupt .hyco video header: colour matrix or params")
+
+
+def pack_video_header(h: VideoHeader) -> bytes:
+    _check_video_header(h)
+    body = b"".join([
+        VIDEO_MAGIC, bytes([FORMAT_VERSION]), _name(h.codec), _name(h.variant),
+        _name(h.quality), bytes.fromhex(h.digest)[:8].ljust(8, b"\0"),
+        struct.pack("<IIIIIHBB", h.height, h.width, h.fps[0], h.fps[1], h.frames, h.gop,
+                    _MATRICES.index(h.matrix), int(h.full_range)),
+        struct.pack(f"<B{len(h.params)}q", len(h.params), *h.params),
+    ])
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def pack_packet(p: Packet) -> bytes:
+    if p.kind not in ("I", "P") or len(p.streams) > MAX_STREAMS:
+        raise ValueError("a packet is I or P with at most MAX_STREAMS streams")
+    head = b"".join([p.kind.encode(), struct.pack("<I", p.index),
+                     struct.pack(f"<B{len(p.streams)}I", len(p.streams),
+                                 *(len(s) for s in p.streams))])
+    body = head + struct.pack("<I", zlib.crc32(head)) + b"".join(p.streams)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def is_video(data: bytes) -> bool:
+    return bytes(data[:4]) == VIDEO_MAGIC
+
+
+def unpack_video(data: bytes) -> VideoFile:
+    """Parse a video file: header (must be whole and intact), then packets up to any cut.
+
+    A cut (file shorter than its packets) is not an error: the complete packets before it are
+    returned with ``truncated=True``. A complete packet with a wrong checksum, a packet out of
+    order, or a first packet that is not intra is corruption and raises CorruptStream.
+    """
+    data = bytes(data)
+    if not data:
+        raise CorruptStream("empty file, not a .hyco file")
+    if not data.startswith(VIDEO_MAGIC[: len(data)]) or len(data) < len(VIDEO_MAGIC):
+        raise CorruptStream("not a .hyco video file (bad magic)" if not data.startswith(
+            VIDEO_MAGIC[: len(data)]) else "truncated .hyco video file")
+    r = _Reader(data)
+    r.take(len(VIDEO_MAGIC))
+    (version,) = r.unpack("<B")
+    if version != FORMAT_VERSION:
+        raise CorruptStream(
+            f"unsupported .hyco format version {version} (this hyco reads {FORMAT_VERSION})")
+    codec, variant, quality = r.name("codec"), r.name("variant"), r.name("quality")
+    digest = r.take(8).hex()
+    height, width, num, den, frames, gop, matrix, full = r.unpack("<IIIIIHBB")
+    (n_params,) = r.unpack("<B")
+    if n_params > MAX_PARAMS:
+        raise CorruptStream(f"corrupt .hyco video header: {n_params} params")
+    params = r.unpack(f"<{n_params}q")
+    (crc,) = r.unpack("<I")
+    if zlib.crc32(data[: r.pos - 4]) != crc:
+        raise CorruptStream("corrupt .hyco video file: header checksum mismatch")
+    if matrix >= len(_MATRICES) or full > 1:
+        raise CorruptStream("corrupt .hyco video header: colour description")
+    header = VideoHeader(codec, variant, quality, digest, height, width, (num, den), frames,
+                         gop, _MATRICES[matrix], bool(full), tuple(params))
+    _check_video_header(header)
+    packets: list[Packet] = []
+    truncated = False
+    while r.pos < len(data):
+        start = r.pos
+        try:
+            kind, index, n_streams = r.unpack("<cIB")
+            lengths = r.unpack(f"<{n_streams}I")
+            (head_crc,) = r.unpack("<I")
+        except CorruptStream:  # the cut falls inside a packet header
+            truncated = True
+            break
+        if zlib.crc32(data[start : r.pos - 4]) != head_crc:
+            raise CorruptStream(f"corrupt .hyco video file: packet {len(packets)} header "
+                                "checksum mismatch")
+        if r.pos + sum(lengths) + 4 > len(data):
+            truncated = True
+            break
+        streams = tuple(r.take(n) for n in lengths)
+        (crc,) = r.unpack("<I")
+        if zlib.crc32(data[start : r.pos - 4]) != crc:
+            raise CorruptStream(f"corrupt .hyco video file: packet {len(packets)} checksum "
+                                "mismatch")
+        kind_s = kind.decode("latin-1")
+        if kind_s not in ("I", "P") or index != len(packets) or index >= frames or (
+                index == 0 and kind_s != "I"):
+            raise CorruptStream(f"corrupt .hyco video file: bad packet {len(packets)}")
+        packets.append(Packet(kind_s, index, streams))
+    if len(packets) < frames:
+        truncated = True
+    if not packets:
+        raise CorruptStream("truncated .hyco video file: no complete frame")
+    return VideoFile(header, tuple(packets), truncated)

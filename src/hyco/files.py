@@ -13,9 +13,11 @@ failure never leaves half a file and never touches an input.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +123,13 @@ def array_to_image(arr: np.ndarray, channels: int) -> Image.Image:
     return Image.fromarray(arr, mode="RGB")
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
-    """Write via a temp file in the same folder and rename; refuse to overwrite unless forced."""
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it is renamed to ``path``, on failure removed.
+
+    So a failed or interrupted write never leaves half a file, and an existing file is only
+    replaced when forced. Large outputs (video) are streamed into the temp file.
+    """
     path = Path(path)
     if path.exists() and not force:
         raise HycoError(f"{path} exists (use --force to overwrite)")
@@ -132,16 +139,22 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
     if not folder.is_dir():
         raise HycoError(f"{folder}: no such folder")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs follow the umask like any file
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
+    """Write ``data`` via a temp file in the same folder and rename (see atomic_output)."""
+    with atomic_output(path, force) as tmp:
+        tmp.write_bytes(data)
 
 
 def image_bytes(image: Image.Image, path: str | os.PathLike) -> bytes:
