@@ -153,7 +153,8 @@ def overhead_bytes(header: Header, payload: Payload) -> int:
 #
 #   magic     4  b"HYCV"
 #   version   1  FORMAT_VERSION
-#   codec     1+n, variant 1+n, quality 1+n   length-prefixed ASCII
+#   codec     1+n, variant 1+n, quality 1+n, intra 1+n   length-prefixed ASCII (intra: the
+#             image codec of the I-frames)
 #   digest    8  weights digest (first 8 bytes of the sha256)
 #   height, width, fps_num, fps_den, frames   5 x uint32
 #   gop       2  uint16, frames per group (I-frame period); 0 = only the first frame is intra
@@ -180,7 +181,8 @@ class VideoHeader:
     codec: str
     variant: str
     quality: str
-    digest: str
+    intra: str
+    digest: str  # of every weight the decoder needs (I-frame and P-frame models)
     height: int
     width: int
     fps: tuple[int, int]  # numerator, denominator
@@ -221,7 +223,7 @@ def pack_video_header(h: VideoHeader) -> bytes:
     _check_video_header(h)
     body = b"".join([
         VIDEO_MAGIC, bytes([FORMAT_VERSION]), _name(h.codec), _name(h.variant),
-        _name(h.quality), bytes.fromhex(h.digest)[:8].ljust(8, b"\0"),
+        _name(h.quality), _name(h.intra), bytes.fromhex(h.digest)[:8].ljust(8, b"\0"),
         struct.pack("<IIIIIHBB", h.height, h.width, h.fps[0], h.fps[1], h.frames, h.gop,
                     _MATRICES.index(h.matrix), int(h.full_range)),
         struct.pack(f"<B{len(h.params)}q", len(h.params), *h.params),
@@ -263,6 +265,7 @@ def unpack_video(data: bytes) -> VideoFile:
         raise CorruptStream(
             f"unsupported .hyco format version {version} (this hyco reads {FORMAT_VERSION})")
     codec, variant, quality = r.name("codec"), r.name("variant"), r.name("quality")
+    intra = r.name("intra codec")
     digest = r.take(8).hex()
     height, width, num, den, frames, gop, matrix, full = r.unpack("<IIIIIHBB")
     (n_params,) = r.unpack("<B")
@@ -274,7 +277,7 @@ def unpack_video(data: bytes) -> VideoFile:
         raise CorruptStream("corrupt .hyco video file: header checksum mismatch")
     if matrix >= len(_MATRICES) or full > 1:
         raise CorruptStream("corrupt .hyco video header: colour description")
-    header = VideoHeader(codec, variant, quality, digest, height, width, (num, den), frames,
+    header = VideoHeader(codec, variant, quality, intra, digest, height, width, (num, den), frames,
                          gop, _MATRICES[matrix], bool(full), tuple(params))
     _check_video_header(header)
     packets: list[Packet] = []

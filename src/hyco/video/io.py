@@ -259,28 +259,41 @@ def _y4m_header(info: VideoInfo) -> bytes:
             f"{info.fps.denominator} Ip A1:1 C420jpeg{rng}\n").encode()
 
 
-def write_video(path: str | Path, frames: Iterable[YUVFrame], info: VideoInfo,
+Frame = YUVFrame | np.ndarray  # a 4:2:0 frame, or an H x W x 3 uint8 R'G'B' frame
+
+
+def _as_yuv(frames: Iterable[Frame], color: ColorSpec) -> Iterator[YUVFrame]:
+    for f in frames:
+        yield f if isinstance(f, YUVFrame) else rgb_to_yuv420(f, color)
+
+
+def write_video(path: str | Path, frames: Iterable[Frame], info: VideoInfo,
                 force: bool = False) -> int:
-    """Write frames to ``path`` by its suffix (see the module doc); returns the frame count."""
+    """Write frames to ``path`` by its suffix (see the module doc); returns the frame count.
+
+    Frames are 4:2:0 or R'G'B'; R'G'B' goes to PNG as it is and to the Y'CbCr formats through
+    ``info.color``.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in (".y4m", ".yuv"):
-        with atomic_output(path, force) as tmp, open(tmp, "wb") as f:
-            if suffix == ".y4m":
-                f.write(_y4m_header(info))
-            n = 0
-            for frame in frames:
-                if suffix == ".y4m":
-                    f.write(b"FRAME\n")
-                f.write(frame.tobytes())
-                n += 1
-        return n
-    if suffix in (".mp4", ".mkv"):
-        return _write_lossless(path, frames, info, force)
     if suffix == "":
         return _write_pngs(path, frames, info, force)
-    raise HycoError(f"{path}: cannot write video as {suffix!r} "
-                    "(use .y4m, .yuv, .mp4, .mkv or a folder for PNG frames)")
+    if suffix not in (".y4m", ".yuv", ".mp4", ".mkv"):
+        raise HycoError(f"{path}: cannot write video as {suffix!r} "
+                        "(use .y4m, .yuv, .mp4, .mkv or a folder for PNG frames)")
+    frames = _as_yuv(frames, info.color)
+    if suffix in (".mp4", ".mkv"):
+        return _write_lossless(path, frames, info, force)
+    with atomic_output(path, force) as tmp, open(tmp, "wb") as f:
+        if suffix == ".y4m":
+            f.write(_y4m_header(info))
+        n = 0
+        for frame in frames:
+            if suffix == ".y4m":
+                f.write(b"FRAME\n")
+            f.write(frame.tobytes())
+            n += 1
+    return n
 
 
 def _write_lossless(path: Path, frames: Iterable[YUVFrame], info: VideoInfo,
@@ -308,7 +321,7 @@ def _write_lossless(path: Path, frames: Iterable[YUVFrame], info: VideoInfo,
     return n
 
 
-def _write_pngs(folder: Path, frames: Iterable[YUVFrame], info: VideoInfo, force: bool) -> int:
+def _write_pngs(folder: Path, frames: Iterable[Frame], info: VideoInfo, force: bool) -> int:
     """PNG frames ``frame00000.png`` ... in a new folder (built aside, then renamed)."""
     if folder.exists():
         if not force:
@@ -322,7 +335,8 @@ def _write_pngs(folder: Path, frames: Iterable[YUVFrame], info: VideoInfo, force
     try:
         n = 0
         for n, frame in enumerate(frames, 1):
-            Image.fromarray(yuv420_to_rgb(frame, info.color)).save(tmp / f"frame{n - 1:05d}.png")
+            rgb = yuv420_to_rgb(frame, info.color) if isinstance(frame, YUVFrame) else frame
+            Image.fromarray(rgb).save(tmp / f"frame{n - 1:05d}.png")
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)

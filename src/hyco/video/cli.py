@@ -1,0 +1,107 @@
+"""`hyco video compress|decompress|info`: thin argument handling over hyco.video.coding."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hyco import zoo
+from hyco.errors import HycoError
+from hyco.files import write_atomic
+from hyco.video.coding import VARIANTS, FrameStats, compress_video, decompress_video, video_header
+from hyco.video.color import MATRICES, ColorSpec
+from hyco.video.io import parse_fps, parse_size, read_video, write_video
+
+
+def _summary(stats: list[FrameStats]) -> str:
+    n = len(stats)
+    return (f"{n} frames: {sum(s.bpp for s in stats) / n:.4f} bpp, "
+            f"Y-PSNR {sum(s.y_psnr for s in stats) / n:.2f} dB, "
+            f"RGB-PSNR {sum(s.rgb_psnr for s in stats) / n:.2f} dB")
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    out = Path(args.output) if args.output else Path(args.input).with_suffix(".hyco")
+    if out.exists() and not args.force:
+        raise HycoError(f"{out} exists (use --force to overwrite)")
+    color = ColorSpec(args.matrix, args.full_range)
+    size = parse_size(args.size) if args.size else None
+    fps = parse_fps(args.fps) if args.fps else None
+    info, frames = read_video(args.input, size, fps, color, args.start, args.frames)
+    bar = tqdm(total=len(frames), unit="frame", file=sys.stderr, desc="compress")
+
+    def report(s: FrameStats) -> None:
+        bar.update(1)
+        tqdm.write(f"frame {s.index} {s.kind}: {s.bytes} bytes, {s.bpp:.4f} bpp, "
+                   f"Y-PSNR {s.y_psnr:.2f} dB, RGB-PSNR {s.rgb_psnr:.2f} dB")
+
+    data, stats = compress_video(frames, info, args.variant, args.quality or
+                                 zoo.DEFAULT_QUALITY, args.gop, on_frame=report)
+    bar.close()
+    write_atomic(out, data, force=args.force)
+    print(f"{args.input} -> {out}: {len(data)} bytes, {_summary(stats)}")
+    return 0
+
+
+def cmd_decompress(args: argparse.Namespace) -> int:
+    src = Path(args.input)
+    if not src.is_file():
+        raise HycoError(f"{src}: no such file")
+    out = Path(args.output) if args.output else src.with_name(src.name + ".y4m")
+    vfile, info, frames = decompress_video(src.read_bytes(), args.start)
+    total = len(vfile.packets) - args.start
+    bar = tqdm(frames, total=total, unit="frame", file=sys.stderr, desc="decompress")
+    n = write_video(out, (f.rgb for f in bar), info, force=args.force)
+    print(f"{src} -> {out}: {n} frames {info.width}x{info.height}")
+    if vfile.truncated:
+        print(f"hyco: warning: {src} is cut short: decoded the {len(vfile.packets)} complete "
+              f"frames of {vfile.header.frames}", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    data = Path(args.input).read_bytes() if Path(args.input).is_file() else None
+    if data is None:
+        raise HycoError(f"{args.input}: no such file")
+    vfile, info = video_header(data)
+    h = vfile.header
+    kinds = "".join(p.kind for p in vfile.packets)
+    sizes = [sum(len(s) for s in p.streams) for p in vfile.packets]
+    print(f"{args.input}: {h.codec} {h.variant} quality {h.quality} (I-frames: {h.intra}), "
+          f"weights {h.digest}, {h.width}x{h.height}, {info.fps} fps, {h.frames} frames, "
+          f"gop {h.gop}, {h.matrix} {'full' if h.full_range else 'limited'} range, "
+          f"{len(data)} bytes, {8 * len(data) / (h.width * h.height * max(len(sizes), 1)):.4f}"
+          f" bpp; frames {kinds}" + (" (cut short)" if vfile.truncated else ""))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The `hyco video` sub-commands."""
+    video = sub.add_parser("video", help="video: compress, decompress, info")
+    vsub = video.add_subparsers(dest="video_command", required=True)
+    c = vsub.add_parser("compress", help="a video file -> .hyco")
+    c.add_argument("input", help=".yuv (with --size), .y4m, or any video PyAV reads")
+    c.add_argument("-o", "--output", help="default: INPUT.hyco")
+    c.add_argument("--variant", default="baseline", choices=sorted(VARIANTS))
+    c.add_argument("-q", "--quality", help=f"default {zoo.DEFAULT_QUALITY}")
+    c.add_argument("--gop", type=int, default=12, help="I-frame period (0: first frame only)")
+    c.add_argument("--frames", type=int, help="code at most N frames")
+    c.add_argument("--start", type=int, default=0, help="skip the first N frames")
+    c.add_argument("--size", help="WxH of a raw .yuv input")
+    c.add_argument("--fps", help="frame rate (raw .yuv default 25; overrides the file's)")
+    c.add_argument("--matrix", choices=sorted(MATRICES), default="bt709")
+    c.add_argument("--full-range", action="store_true", help="Y'CbCr uses 0..255")
+    c.add_argument("--force", action="store_true")
+    c.set_defaults(func=cmd_compress)
+    d = vsub.add_parser("decompress", help=".hyco -> .y4m, .yuv, .mp4 (lossless) or PNGs")
+    d.add_argument("input")
+    d.add_argument("-o", "--output", help="file by suffix, or a folder for PNG frames")
+    d.add_argument("--start", type=int, default=0, help="first frame to output")
+    d.add_argument("--force", action="store_true")
+    d.set_defaults(func=cmd_decompress)
+    i = vsub.add_parser("info", help="describe a .hyco video file")
+    i.add_argument("input")
+    i.set_defaults(func=cmd_info)

@@ -1,0 +1,200 @@
+"""Video coding: frames -> one packet per frame -> a .hyco video file, and back.
+
+One data flow for every video codec: each source frame (4:2:0) becomes R'G'B' through the
+stated :class:`~hyco.video.color.ColorSpec`, an I-frame is coded by the image codec, a
+P-frame by the variant's inter codec given the *decoded* previous frame, and every packet
+goes into the container's video form (:mod:`hyco.container`). Because the encoder keeps the
+decoder's reconstruction as its reference, there is no drift; a decoder can start at any I
+packet; a file cut short decodes every complete frame before the cut.
+
+Variants are registered in :data:`VARIANTS`; ``baseline`` codes every frame as an I-frame
+(all-intra), the reference the inter variants are measured against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from hyco import container, zoo
+from hyco.errors import HycoError, ModelMismatch
+from hyco.eval.metrics import psnr
+from hyco.files import array_to_tensor, tensor_to_array
+from hyco.image import ImageCodec
+from hyco.payload import Payload
+from hyco.video.color import ColorSpec, YUVFrame, rgb_to_ycbcr, yuv420_to_rgb
+from hyco.video.io import VideoInfo
+
+CODEC_NAME = "hycovc"
+
+
+class InterCodec(Protocol):
+    """What a P-frame codec provides (the learned variants implement it)."""
+
+    name: str
+
+    def digest(self) -> str: ...
+
+    def encode_inter(self, x: torch.Tensor, ref: torch.Tensor) -> tuple[list[bytes],
+                                                                         torch.Tensor]: ...
+
+    def decode_inter(self, streams: tuple[bytes, ...], ref: torch.Tensor) -> torch.Tensor: ...
+
+
+# variant -> loader of its inter codec (None: all-intra). Learned variants register here.
+VARIANTS: dict[str, Callable[[str], InterCodec] | None] = {"baseline": None}
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    index: int
+    kind: str
+    bytes: int
+    bpp: float
+    y_psnr: float
+    rgb_psnr: float
+
+
+def luma(rgb: np.ndarray, spec: ColorSpec) -> np.ndarray:
+    """Y' code values of an R'G'B' frame, rounded to 8 bits (no chroma involved)."""
+    return np.floor(rgb_to_ycbcr(rgb, spec)[..., 0] + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def frame_metrics(src: YUVFrame, src_rgb: np.ndarray, rec_rgb: np.ndarray,
+                  spec: ColorSpec) -> tuple[float, float]:
+    """(Y-PSNR against the source's own luma plane, RGB-PSNR against the source in R'G'B')."""
+    return psnr(luma(rec_rgb, spec), src.y), psnr(rec_rgb, src_rgb)
+
+
+def _combined_digest(intra: ImageCodec, inter: InterCodec | None) -> str:
+    parts = intra.digest() + (inter.digest() if inter is not None else "")
+    return hashlib.sha256(parts.encode()).hexdigest()[:16]
+
+
+def _variant(variant: str, quality: str) -> InterCodec | None:
+    if variant not in VARIANTS:
+        raise HycoError(f"unknown video variant {variant!r} (known: {', '.join(VARIANTS)})")
+    loader = VARIANTS[variant]
+    return loader(quality) if loader is not None else None
+
+
+def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "baseline",
+                   quality: int | str = zoo.DEFAULT_QUALITY, gop: int = 12,
+                   intra_model: str = zoo.DEFAULT_MODEL,
+                   on_frame: Callable[[FrameStats], None] | None = None,
+                   recons: list[np.ndarray] | None = None,
+                   ) -> tuple[bytes, list[FrameStats]]:
+    """Code ``frames`` (4:2:0) into the bytes of a .hyco video file, with per-frame stats.
+
+    ``gop`` is the I-frame period (0: only the first frame is intra); ``quality`` selects the
+    image codec's quality for I-frames and the inter codec's rate point. ``recons``, if given,
+    receives the encoder's R'G'B' reconstructions (what the decoder will output).
+    """
+    frames = list(frames)
+    if not frames:
+        raise HycoError("no frames to compress")
+    if gop < 0:
+        raise HycoError("gop must be >= 0")
+    q = zoo.parse_quality(intra_model, quality)
+    intra = zoo.load(intra_model, q)
+    inter = _variant(variant, str(q))
+    if inter is None:
+        gop = 1
+    h, w = frames[0].size
+    header = container.VideoHeader(
+        codec=CODEC_NAME, variant=variant, quality=str(q), intra=intra_model,
+        digest=_combined_digest(intra, inter), height=h, width=w,
+        fps=(info.fps.numerator, info.fps.denominator), frames=len(frames), gop=gop,
+        matrix=info.color.matrix, full_range=info.color.full_range)
+    out = [container.pack_video_header(header)]
+    stats: list[FrameStats] = []
+    ref: torch.Tensor | None = None
+    for i, frame in enumerate(frames):
+        if frame.size != (h, w):
+            raise HycoError(f"frame {i} is {frame.size[1]}x{frame.size[0]}, not {w}x{h}")
+        src_rgb = yuv420_to_rgb(frame, info.color)
+        x = array_to_tensor(src_rgb)
+        is_intra = inter is None or ref is None or (gop > 0 and i % gop == 0)
+        if is_intra:
+            payload = intra.compress(x)
+            streams, x_hat = list(payload.streams), intra.decompress(payload)
+        else:
+            streams, x_hat = inter.encode_inter(x, ref)
+        ref = x_hat
+        packet = container.pack_packet(container.Packet("I" if is_intra else "P", i,
+                                                        tuple(streams)))
+        out.append(packet)
+        rec = tensor_to_array(x_hat)
+        if recons is not None:
+            recons.append(rec)
+        y_psnr, rgb_psnr = frame_metrics(frame, src_rgb, rec, info.color)
+        stat = FrameStats(i, "I" if is_intra else "P", len(packet), 8 * len(packet) / (h * w),
+                          y_psnr, rgb_psnr)
+        stats.append(stat)
+        if on_frame is not None:
+            on_frame(stat)
+    return b"".join(out), stats
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    index: int
+    kind: str
+    rgb: np.ndarray  # H x W x 3 uint8
+
+
+def video_header(data: bytes) -> tuple[container.VideoFile, VideoInfo]:
+    """Parse a .hyco video file (checks every packet) and describe it as a VideoInfo."""
+    v = container.unpack_video(data)
+    h = v.header
+    info = VideoInfo(h.width, h.height, Fraction(*h.fps), len(v.packets),
+                     ColorSpec(h.matrix, h.full_range))
+    return v, info
+
+
+def decompress_video(data: bytes, start: int = 0) -> tuple[container.VideoFile, VideoInfo,
+                                                           Iterator[DecodedFrame]]:
+    """Decode from the I-frame at or before ``start``; yields frames from ``start`` on.
+
+    The returned VideoFile says whether the file was cut short (``truncated``); the frames
+    yielded are then every complete one before the cut.
+    """
+    v, info = video_header(data)
+    h = v.header
+    if h.codec != CODEC_NAME:
+        raise ModelMismatch(f"video codec {h.codec!r} is unknown to this hyco")
+    if not 0 <= start < len(v.packets):
+        raise HycoError(f"start frame {start} is outside the {len(v.packets)} decodable frames")
+    try:
+        intra = zoo.load(h.intra, h.quality)
+    except HycoError as exc:
+        raise ModelMismatch(f"file needs image codec {h.intra} quality {h.quality}: {exc}") \
+            from None
+    inter = _variant(h.variant, h.quality)
+    if _combined_digest(intra, inter) != h.digest:
+        raise ModelMismatch(f"file was made with other {h.variant} weights ({h.digest})")
+    first = max(i for i in range(start + 1) if v.packets[i].kind == "I")
+
+    def frames() -> Iterator[DecodedFrame]:
+        ref: torch.Tensor | None = None
+        for p in v.packets[first:]:
+            if p.kind == "I":
+                payload = Payload(streams=p.streams, size=(h.height, h.width))
+                intra.check_payload(payload)
+                x_hat = intra.decompress(payload)
+            else:
+                if inter is None or ref is None:
+                    raise HycoError(f"corrupt .hyco video file: P packet {p.index} without "
+                                    "a reference")
+                x_hat = inter.decode_inter(p.streams, ref)
+            ref = x_hat
+            if p.index >= start:
+                yield DecodedFrame(p.index, p.kind, tensor_to_array(x_hat))
+
+    return v, info, frames()
