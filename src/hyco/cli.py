@@ -290,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="default RUNDIR/MODEL-qQ.safetensors")
     e.add_argument("--half", action="store_true", help="store float16 (half the size)")
     e.set_defaults(func=cmd_export)
+
+    from hyco.video import cli as video_cli  # `hyco video ...`
+
+    video_cli.add_parser(sub)
     return p
 
 
