@@ -71,7 +71,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     targets = _targets(inputs, args.output, lambda p: p.with_suffix(".hyco"))
     meta = zoo.weights_metadata(args.weights) if args.weights else {}
     model = zoo.spec(args.model or meta.get("model", zoo.DEFAULT_MODEL)).name
-    args.quality = args.quality or meta.get("quality", zoo.DEFAULT_QUALITY)
+    args.quality = args.quality or meta.get("quality", zoo.spec(model).default_quality)
     zoo.parse_quality(model, args.quality)
 
     def work(src: Path, dst: Path) -> str:
@@ -132,6 +132,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {'ladder':>8}  {trained}"
                   "  [variable rate: one model, fractional qualities]")
             continue
+        if s.named:  # regimes of one architecture, each trained to its own rate target
+            for q in s.qualities:
+                n, m = s.sizes[q]
+                trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
+                print(f"{name:<12} {q:<8} {n:>4} {m:>4} {'regime':>8}  {trained}")
+            continue
         for q in s.qualities:
             n, m = s.sizes[q]
             trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
@@ -163,8 +169,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     missing = [f"--{k}" for k in ("model", "data", "out") if getattr(args, k) is None]
     if missing:
         raise HycoError(f"hyco train needs {', '.join(missing)} (or --resume RUNDIR)")
-    zoo.spec(args.model)
-    quality = zoo.parse_quality(args.model, args.quality)
+    model_spec = zoo.spec(args.model)
+    quality = zoo.parse_quality(args.model, args.quality if args.quality is not None
+                                else model_spec.default_quality)
+    stage = args.stage or (model_spec.stages[0] if model_spec.stages else None)
+    if stage is not None and stage not in model_spec.stages:
+        raise HycoError(f"{args.model} trains in one stage; --stage is for "
+                        + ", ".join(n for n, s in zoo.MODELS.items() if s.stages))
     if Path(args.out, "checkpoint.pt").exists() and not args.force:
         raise HycoError(f"{args.out} holds a run; --resume it or use --force to start over")
     cfg = TrainConfig(
@@ -175,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         gamma=args.gamma, patience=args.patience, bf16=args.bf16,
         channels_last=args.channels_last, ckpt_every=args.ckpt_every or 1000,
         val_every=args.val_every or 1000, log_every=args.log_every or 20,
-        seed=args.seed, init=args.init, export=args.export)
+        seed=args.seed, init=args.init, export=args.export, stage=stage, lpips=args.lpips)
     train(cfg)
     return 0
 
@@ -214,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="output file (one input) or folder")
     c.add_argument("--model", help=f"one of {', '.join(zoo.MODELS)} (default "
                    f"{zoo.DEFAULT_MODEL}, or the one --weights was trained as)")
-    c.add_argument("-q", "--quality", help=f"1 (smallest) .. 8 (default {zoo.DEFAULT_QUALITY})")
+    c.add_argument("-q", "--quality", help=f"1 (smallest) .. 8 (default {zoo.DEFAULT_QUALITY}); "
+                   "hific: low, med or high")
     c.add_argument("--weights", help="a .safetensors weights file instead of the shipped ones")
     c.add_argument("--force", action="store_true", help="overwrite existing outputs")
     c.add_argument("--psnr", action="store_true", help="decode the file written; print PSNR")
@@ -237,8 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on a folder of images")
     t.add_argument("--model", help=f"one of {', '.join(zoo.MODELS)}")
-    t.add_argument("-q", "--quality", default=zoo.DEFAULT_QUALITY,
-                   help="architecture size and default lambda (1..8)")
+    t.add_argument("-q", "--quality",
+                   help=f"architecture size and default lambda (1..8, default "
+                        f"{zoo.DEFAULT_QUALITY}); hific: regime low|med|high (rate target)")
+    t.add_argument("--stage", choices=["rd", "gan"],
+                   help="hific: rd (stage 1, no discriminator; default) or gan (stage 2, "
+                        "warm-started with --init from stage 1)")
+    t.add_argument("--lpips", metavar="FILE",
+                   help="hific: LPIPS (AlexNet) weights as safetensors for the perceptual "
+                        "loss; default: MS-SSIM + discriminator feature matching")
     t.add_argument("--lmbda", type=float, help="rate-distortion lambda (overrides --quality's)")
     t.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
     t.add_argument("--data", help="folder of training images (searched recursively)")

@@ -22,12 +22,15 @@ from hyco.files import write_atomic
 from hyco.image import (
     Checkerboard,
     FactorizedPrior,
+    HiFiC,
+    HiFiCPaper,
     ImageCodec,
     JointAutoregressive,
     MeanScaleHyperprior,
     ScaleHyperprior,
     VariableRateMeanScale,
 )
+from hyco.image.hific import REGIMES
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -35,19 +38,30 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.18}
 _SMALL, _LARGE = (128, 192), (192, 320)
 _CONTEXT_SMALL = (192, 192)  # the seminar report's context-model sizes: N=192, M=192 / 320
+_HIFIC_SMALL, _HIFIC_PAPER = (128, 128), (320, 220)  # (hyper width, latent channels)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     cls: type[ImageCodec]
-    sizes: dict[int, tuple[int, int]]  # quality -> (N, M)
+    sizes: dict[int | str, tuple[int, int]]  # quality -> (N, M)
     paper: str
     variable_rate: bool = False  # one set of weights for every (also fractional) quality
+    stages: tuple[str, ...] = ()  # training stages (`hyco train --stage`), the first by default
 
     @property
-    def qualities(self) -> list[int]:
-        return sorted(self.sizes)
+    def named(self) -> bool:
+        """Qualities are names (HiFiC's regimes ``low``/``med``/``high``), not a ladder."""
+        return any(isinstance(q, str) for q in self.sizes)
+
+    @property
+    def qualities(self) -> list:
+        return list(self.sizes) if self.named else sorted(self.sizes)
+
+    @property
+    def default_quality(self) -> int | str:
+        return self.qualities[0] if self.named else DEFAULT_QUALITY
 
 
 def _ladder(high_from: int, small: tuple[int, int] = _SMALL) -> dict[int, tuple[int, int]]:
@@ -66,6 +80,10 @@ MODELS: dict[str, ModelSpec] = {
                   "He et al. 2021, checkerboard context"),
         ModelSpec("mean-scale-vr", VariableRateMeanScale, {q: _SMALL for q in LAMBDAS},
                   "Minnen et al. 2018 + gain units (Cui et al. 2021)", variable_rate=True),
+        ModelSpec("hific", HiFiC, {q: _HIFIC_SMALL for q in REGIMES},
+                  "Mentzer et al. 2020, small configuration", stages=("rd", "gan")),
+        ModelSpec("hific-paper", HiFiCPaper, {q: _HIFIC_PAPER for q in REGIMES},
+                  "Mentzer et al. 2020", stages=("rd", "gan")),
     ]
 }
 DEFAULT_MODEL = "mean-scale"
@@ -78,9 +96,14 @@ def spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def parse_quality(name: str, quality: int | float | str) -> int | float:
-    """An integer quality of the model's ladder; any number in its range if variable-rate."""
+def parse_quality(name: str, quality: int | float | str) -> int | float | str:
+    """An integer quality of the model's ladder; any number in its range if variable-rate;
+    one of the names if the model's qualities are named."""
     s = spec(name)
+    if s.named:
+        if str(quality) in s.sizes:
+            return str(quality)
+        raise HycoError(f"{name} has qualities {', '.join(s.qualities)}, not {quality}")
     lo, hi = s.qualities[0], s.qualities[-1]
     try:
         q = float(quality)
@@ -95,7 +118,8 @@ def parse_quality(name: str, quality: int | float | str) -> int | float:
 
 
 def shipped_weights(name: str, quality: int | float) -> Path | None:
-    stem = name if spec(name).variable_rate else f"{name}-q{quality}"
+    s = spec(name)
+    stem = name if s.variable_rate else f"{name}-{quality}" if s.named else f"{name}-q{quality}"
     path = WEIGHTS_DIR / f"{stem}.safetensors"
     return path if path.is_file() else None
 
@@ -104,7 +128,7 @@ def build(name: str, quality: int) -> ImageCodec:
     """The architecture for (name, quality) with seeded random weights."""
     s = spec(name)
     q = parse_quality(name, quality)
-    n, m = s.sizes[int(q)]
+    n, m = s.sizes[q if s.named else int(q)]
     seed_name = name if s.variable_rate else f"{name}-q{q}"  # one model serves every rate
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(zlib.crc32(seed_name.encode()))

@@ -3,8 +3,10 @@
 from hyco.image.base import ImageCodec
 from hyco.image.context import Checkerboard, JointAutoregressive
 from hyco.image.factorized import FactorizedPrior
+from hyco.image.hific import HiFiC, HiFiCPaper
 from hyco.image.hyperprior import MeanScaleHyperprior, ScaleHyperprior
 from hyco.image.variable_rate import VariableRateMeanScale
 
-__all__ = ["Checkerboard", "FactorizedPrior", "ImageCodec", "JointAutoregressive",
+__all__ = ["Checkerboard", "FactorizedPrior", "HiFiC", "HiFiCPaper", "ImageCodec",
+           "JointAutoregressive",
            "MeanScaleHyperprior", "ScaleHyperprior", "VariableRateMeanScale"]

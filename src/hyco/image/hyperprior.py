@@ -36,12 +36,16 @@ class ScaleHyperprior(ImageCodec):
     def __init__(self, n: int = 128, m: int = 192):
         super().__init__()
         self.n, self.m = n, m
-        self.g_a = analysis(n, m)
-        self.g_s = synthesis(n, m)
+        self.g_a, self.g_s = self._main_transforms(n, m)
         self.h_a, self.h_s = self._hyper_transforms(n, m)
         self.density = FactorizedDensity(n)
         self.gaussian = GaussianConditional()
         self._program: Derived[list] = Derived(lambda mod: quantize_layers(mod))
+
+    def _main_transforms(self, n: int, m: int) -> tuple[nn.Module, nn.Module]:
+        """(g_a, g_s). A family with other image transforms (HiFiC) overrides only this
+        and keeps the hyperprior, its exact table selection and the coding path."""
+        return analysis(n, m), synthesis(n, m)
 
     def _hyper_transforms(self, n: int, m: int) -> tuple[nn.Sequential, nn.Sequential]:
         return hyper_analysis(n, m), scale_synthesis(n, m)

@@ -66,10 +66,16 @@ class TrainConfig:
     init: str | None = None
     init_steps: int = 0  # steps already behind --init weights (read from their metadata)
     export: str | None = None
+    stage: str | None = None  # generative models (hific): "rd" or "gan" (hyco.train.gan)
+    lpips: str | None = None  # hific: LPIPS weights (safetensors) for the perceptual loss
 
     def resolved_lambda(self) -> float:
         if self.lmbda is not None:
             return self.lmbda
+        if isinstance(self.quality, str):  # a named regime: its rate weight above the target
+            from hyco.train.rate_control import RATE_WEIGHT_ABOVE
+
+            return RATE_WEIGHT_ABOVE[self.quality]
         table = zoo.LAMBDAS if self.metric == "mse" else MSSSIM_LAMBDAS
         return table[self.quality]
 
@@ -208,7 +214,7 @@ class Trainer:
         self.net.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             out = self.net(x)
-        losses = rd_loss(out, x, lmbda, cfg.metric)
+        losses = self.loss(out, x, lmbda)
         self.opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         if cfg.clip > 0:
@@ -225,7 +231,13 @@ class Trainer:
                "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "aux": float(aux.detach()), "lr": lr}
         if "ms_ssim" in losses:
             row["ms_ssim"] = float(losses["ms_ssim"])
+        row.update({k: float(v) for k, v in losses.items() if k not in row})  # e.g. GAN terms
         return row
+
+    def loss(self, out: dict, x: torch.Tensor, lmbda: float) -> dict[str, torch.Tensor]:
+        """The objective of a step: ``{"loss", "bpp", "mse", ...}``; subclasses (HiFiC's
+        stages in :mod:`hyco.train.gan`) replace it and keep the rest of the loop."""
+        return rd_loss(out, x, lmbda, self.cfg.metric)
 
     def run(self) -> None:
         cfg = self.cfg
@@ -294,6 +306,11 @@ def export(rundir: str | Path, out: str | Path | None = None,
 
 
 def train(config: TrainConfig, resume: bool = False) -> Trainer:
-    trainer = Trainer(config, resume=resume)
+    cls = Trainer
+    if config.stage is not None:  # generative models train in stages (rd, then gan)
+        from hyco.train.gan import stage_trainer
+
+        cls = stage_trainer(config.stage)
+    trainer = cls(config, resume=resume)
     trainer.run()
     return trainer

@@ -1,0 +1,26 @@
+"""Residual blocks for wide, low-resolution generator trunks (HiFiC's G)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from hyco.nn.norm import ChannelNorm2d
+
+
+class ResidualBlock(nn.Module):
+    """x + norm(conv(relu(norm(conv(x))))), 3x3 'same' convolutions, width preserved.
+
+    The identity path lets a stack of blocks start as (almost) the identity, so a deep
+    trunk at 1/16 resolution trains as easily as a shallow one.
+    """
+
+    def __init__(self, channels: int, kernel: int = 3):
+        super().__init__()
+        pad = kernel // 2
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, kernel, padding=pad), ChannelNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, kernel, padding=pad), ChannelNorm2d(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)

@@ -1,0 +1,116 @@
+"""HiFiC: exact round trips for every regime, named qualities, mixed quantisation, CLI."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import hyco
+from conftest import smooth_images, uint8_image
+from hyco import zoo
+from hyco.cli import main
+from hyco.errors import HycoError
+from hyco.image import HiFiC, HiFiCPaper
+
+
+def _round_trip(model, x):
+    with torch.no_grad():
+        ref = model(x)
+    payload = model.compress(x)
+    return ref, model.decompress(payload), payload
+
+
+@pytest.mark.parametrize("regime", ["low", "med", "high"])
+def test_regimes_round_trip_at_odd_sizes(regime):
+    model = zoo.build("hific", regime).eval()
+    for size in [(1, 1), (17, 33), (70, 45)]:
+        x = smooth_images(1, *size, seed=sum(size))
+        ref, out, payload = _round_trip(model, x)
+        assert out.shape == x.shape
+        assert torch.equal(out, ref["x_hat"])  # decode == eval forward, bit for bit
+        assert payload.size == size and len(payload.streams) == 2
+
+
+def test_paper_configuration_round_trip():
+    torch.manual_seed(0)
+    model = HiFiCPaper(320, 220).eval()  # 60..960 channels, 9 blocks, exact hyper at 320/220
+    assert (model.base, model.blocks) == (60, 9)
+    assert model.g_s.trunk[0].body[0].weight.shape == (960, 960, 3, 3)
+    x = smooth_images(1, 33, 47, seed=1)
+    ref, out, _ = _round_trip(model, x)
+    assert torch.equal(out, ref["x_hat"])
+
+
+def test_named_qualities_in_the_zoo():
+    s = zoo.spec("hific")
+    assert s.qualities == ["low", "med", "high"] and s.default_quality == "low"
+    assert zoo.parse_quality("hific", "med") == "med"
+    assert zoo.build("hific", "low").digest() == zoo.build("hific", "low").digest()
+    assert (zoo.build("hific", "high").n, zoo.build("hific", "high").m) == (128, 128)
+    assert zoo.build("hific-paper", "low").m == 220
+    with pytest.raises(HycoError, match="low, med, high"):
+        zoo.parse_quality("hific", 3)
+    with pytest.raises(HycoError, match="qualities"):  # numbered models still refuse names
+        zoo.parse_quality("mean-scale", "low")
+    assert zoo.shipped_weights("hific", "low") is None or \
+        zoo.shipped_weights("hific", "low").name == "hific-low.safetensors"
+
+
+def test_training_forward_uses_mixed_quantisation():
+    torch.manual_seed(0)
+    model = HiFiC(16, 24, base=4, blocks=1).train()
+    x = smooth_images(2, 64, 64, seed=2)
+    seen = {}
+    predict = model.gaussian_parameters
+
+    def spy(z_hat):
+        seen["means"] = predict(z_hat)[1]
+        return predict(z_hat)
+
+    model.gaussian_parameters = spy
+    out = model(x)
+    # G sees latents on the integer grid around the means (what decoding gives it) ...
+    offsets = out["y_hat"] - seen["means"].detach()
+    assert torch.allclose(offsets, offsets.round(), atol=1e-4)
+    # ... with a straight-through gradient to the encoder, and the coded rate beside the
+    # noisy (differentiable) one
+    assert set(out["q_likelihoods"]) == {"y", "z"}
+    assert not out["q_likelihoods"]["y"].requires_grad
+    out["x_hat"].mean().backward()
+    assert model.g_a[0].weight.grad.abs().sum() > 0
+
+
+def test_api_and_cli_round_trip_with_named_quality(tmp_path, capsys):
+    arr = uint8_image(37, 61, seed=4)
+    data = hyco.compress(arr, model="hific", quality="low")
+    decoded = hyco.decode(data)
+    assert decoded.header.codec == "hific" and decoded.header.quality == "low"
+    model = zoo.load("hific", "low")
+    with torch.no_grad():
+        ref = model(torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255)["x_hat"]
+    expected = (ref[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    assert np.array_equal(decoded.array, expected)
+
+    src = tmp_path / "a.png"
+    Image.fromarray(arr).save(src)
+    out = tmp_path / "a.hyco"
+    assert main(["compress", str(src), "-o", str(out), "--model", "hific", "--quality", "low"]) \
+        == 0
+    assert main(["decompress", str(out), "-o", str(tmp_path / "a.png.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png.png")), decoded.array)
+    assert main(["info", str(out)]) == 0
+    assert "hific (quality low)" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "hific-paper" in listing and "high" in listing
+
+
+def test_bad_quality_is_one_line(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(uint8_image(20, 20)).save(src)
+    assert main(["compress", str(src), "--model", "hific", "--quality", "ultra"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hific has qualities low, med, high, not ultra" in err
+    assert not (tmp_path / "a.hyco").exists()
+    assert main(["compress", str(src), "--model", "hific"]) == 0  # default regime: low
+    assert hyco.info((tmp_path / "a.hyco").read_bytes())["quality"] == "low"
