@@ -26,18 +26,35 @@ def load_model(model: str = zoo.DEFAULT_MODEL, quality: int | str = zoo.DEFAULT_
 
 
 def compress(image, model: str = zoo.DEFAULT_MODEL, quality: int | str = zoo.DEFAULT_QUALITY,
-             weights: str | Path | None = None) -> bytes:
-    """Compress an image (path, PIL image or uint8 array) into the bytes of a .hyco file."""
+             weights: str | Path | None = None, *, lmbda: float | None = None,
+             target_bpp: float | None = None) -> bytes:
+    """Compress an image (path, PIL image or uint8 array) into the bytes of a .hyco file.
+
+    ``lmbda`` codes a lambda-conditioned model (``qarv``) at that lambda instead of a
+    quality; ``target_bpp`` searches a variable-rate model's rate for the largest file of
+    at most that many bits per pixel (:mod:`hyco.rate_search`).
+    """
     arr, channels = to_array(image)
-    return compress_array(arr, channels, model, quality, weights)
+    return compress_array(arr, channels, model, quality, weights, lmbda=lmbda,
+                          target_bpp=target_bpp)
 
 
 def compress_array(arr: np.ndarray, channels: int = 3, model: str = zoo.DEFAULT_MODEL,
                    quality: int | str = zoo.DEFAULT_QUALITY,
-                   weights: str | Path | None = None) -> bytes:
+                   weights: str | Path | None = None, *, lmbda: float | None = None,
+                   target_bpp: float | None = None) -> bytes:
     """Compress an HxWx3 uint8 array; ``channels=1`` marks it to be decoded as grayscale."""
+    if target_bpp is not None:
+        if lmbda is not None:
+            raise HycoError("give a lambda or a target bpp, not both")
+        from hyco.rate_search import search_rate
+
+        return search_rate(lambda q: compress_array(arr, channels, model, q, weights),
+                           model, target_bpp, arr.shape[0] * arr.shape[1])
+    if lmbda is not None:
+        quality = zoo.lmbda_quality(model, lmbda)
     codec = load_model(model, quality, weights)
-    return compress_with(codec, arr, channels, str(zoo.parse_quality(model, quality)))
+    return compress_with(codec, arr, channels, zoo.quality_label(model, quality))
 
 
 def compress_with(codec: ImageCodec, arr: np.ndarray, channels: int = 3,
@@ -56,11 +73,24 @@ def _check_model(codec: ImageCodec, header: container.Header) -> None:
             f"but the weights here are {codec.name} {codec.digest()}")
 
 
-def decompress_with(codec: ImageCodec, data: bytes) -> np.ndarray:
+def _decompress(codec: ImageCodec, payload, layers: int | None):
+    """The codec's reconstruction; ``layers=K`` decodes a hierarchical model's first K
+    latent streams only (progressive decoding)."""
+    if layers is None:
+        return codec.decompress(payload)
+    if not hasattr(codec, "latent_layers"):
+        progressive = ", ".join(n for n, s in zoo.MODELS.items()
+                                if hasattr(s.cls, "latent_layers"))
+        raise HycoError(f"{codec.name} files have no latent layers to decode progressively "
+                        f"(layers are for {progressive})")
+    return codec.decompress(payload, layers=layers)
+
+
+def decompress_with(codec: ImageCodec, data: bytes, layers: int | None = None) -> np.ndarray:
     """Decode .hyco bytes with a model in hand (digest checked); HxWx3 uint8 RGB."""
     header, payload = container.unpack(data)
     _check_model(codec, header)
-    return tensor_to_array(codec.decompress(payload))
+    return tensor_to_array(_decompress(codec, payload, layers))
 
 
 @dataclass(frozen=True)
@@ -70,8 +100,13 @@ class Decoded:
     array: np.ndarray  # HxWx3 uint8, the RGB reconstruction before any gray conversion
 
 
-def decode(data: bytes, weights: str | Path | None = None) -> Decoded:
-    """Decode .hyco bytes, with the header and the raw RGB reconstruction."""
+def decode(data: bytes, weights: str | Path | None = None,
+           layers: int | None = None) -> Decoded:
+    """Decode .hyco bytes, with the header and the raw RGB reconstruction.
+
+    ``layers=K``: progressive decoding of a hierarchical model (``qres-vae``, ``qarv``) from
+    its first K latent streams, the coarse-to-fine prefix of the file's streams.
+    """
     header, payload = container.unpack(data)
     if header.codec not in zoo.MODELS:
         raise ModelMismatch(f"file was made with codec {header.codec!r}, unknown to this hyco")
@@ -82,13 +117,15 @@ def decode(data: bytes, weights: str | Path | None = None) -> Decoded:
             raise
         raise ModelMismatch(f"file needs {header.codec} quality {header.quality}: {exc}") from None
     _check_model(codec, header)
-    arr = tensor_to_array(codec.decompress(payload))
+    arr = tensor_to_array(_decompress(codec, payload, layers))
     return Decoded(image=array_to_image(arr, header.channels), header=header, array=arr)
 
 
-def decompress(data: bytes, weights: str | Path | None = None) -> Image.Image:
-    """Decode the bytes of a .hyco file into a PIL image (grayscale inputs come back gray)."""
-    return decode(data, weights).image
+def decompress(data: bytes, weights: str | Path | None = None,
+               layers: int | None = None) -> Image.Image:
+    """Decode the bytes of a .hyco file into a PIL image (grayscale inputs come back gray);
+    ``layers`` as for :func:`decode`."""
+    return decode(data, weights, layers).image
 
 
 def info(data: bytes) -> dict:

@@ -71,6 +71,16 @@ def cmd_compress(args: argparse.Namespace) -> int:
     targets = _targets(inputs, args.output, lambda p: p.with_suffix(".hyco"))
     meta = zoo.weights_metadata(args.weights) if args.weights else {}
     model = zoo.spec(args.model or meta.get("model", zoo.DEFAULT_MODEL)).name
+    rate_options = [o for o, v in [("--quality", args.quality), ("--lmbda", args.lmbda),
+                                   ("--target-bpp", args.target_bpp)] if v is not None]
+    if len(rate_options) > 1:
+        raise HycoError(f"{' and '.join(rate_options)} both set the rate; give one")
+    if args.lmbda is not None:
+        zoo.lmbda_quality(model, args.lmbda)
+    if args.target_bpp is not None:
+        from hyco.rate_search import check_target
+
+        check_target(model, args.target_bpp)
     args.quality = args.quality or meta.get("quality", zoo.spec(model).default_quality)
     zoo.parse_quality(model, args.quality)
 
@@ -78,10 +88,13 @@ def cmd_compress(args: argparse.Namespace) -> int:
         if dst.exists() and not args.force:
             raise HycoError(f"{dst} exists (use --force to overwrite)")
         arr, channels = to_array(src)
-        data = api.compress_array(arr, channels, model, args.quality, args.weights)
+        data = api.compress_array(arr, channels, model, args.quality, args.weights,
+                                  lmbda=args.lmbda, target_bpp=args.target_bpp)
         write_atomic(dst, data, force=args.force)
         h, w = arr.shape[:2]
         line = f"{src} -> {dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp"
+        if args.target_bpp is not None:
+            line += f" (at {api.info(data)['quality']})"
         if args.psnr:
             decoded = api.decode(data, args.weights)
             line += f", PSNR {psnr(decoded.array, arr):.2f} dB"
@@ -97,7 +110,7 @@ def cmd_decompress(args: argparse.Namespace) -> int:
     def work(src: Path, dst: Path) -> str:
         if dst.exists() and not args.force:
             raise HycoError(f"{dst} exists (use --force to overwrite)")
-        image = api.decompress(src.read_bytes(), args.weights)
+        image = api.decompress(src.read_bytes(), args.weights, layers=args.layers)
         write_atomic(dst, image_bytes(image, dst), force=args.force)
         return f"{src} -> {dst}: {image.width}x{image.height} {image.mode}"
 
@@ -129,7 +142,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if s.variable_rate:  # one set of weights, any quality in the range
             n, m = s.sizes[s.qualities[0]]
             trained = "trained" if zoo.is_trained(name, 1) else "untrained (random init)"
-            print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {'ladder':>8}  {trained}"
+            rate = f"{s.lmbda_range[0]:g}-{s.lmbda_range[1]:g}" if s.lmbda_range else "ladder"
+            print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {rate:>8}  {trained}"
                   "  [variable rate: one model, fractional qualities]")
             continue
         if s.named:  # regimes of one architecture, each trained to its own rate target
@@ -142,7 +156,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             n, m = s.sizes[q]
             trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
             default = "  [default]" if (name, q) == (zoo.DEFAULT_MODEL, zoo.DEFAULT_QUALITY) else ""
-            print(f"{name:<12} {q:<8} {n:>4} {m:>4} {zoo.LAMBDAS[q]:>8.4f}  {trained}{default}")
+            lmbda = (s.lambdas or zoo.LAMBDAS)[q]
+            print(f"{name:<12} {q:<8} {n:>4} {m:>4} {lmbda:>8.4f}  {trained}{default}")
     return 0
 
 
@@ -230,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--weights", help="a .safetensors weights file instead of the shipped ones")
     c.add_argument("--force", action="store_true", help="overwrite existing outputs")
     c.add_argument("--psnr", action="store_true", help="decode the file written; print PSNR")
+    c.add_argument("--lmbda", type=float,
+                   help="qarv: code at this rate-distortion lambda (16..2048, lossy-vae's "
+                        "convention) instead of a quality")
+    c.add_argument("--target-bpp", type=float, metavar="BPP",
+                   help="variable-rate models: search the rate for the largest file of at "
+                        "most BPP bits per pixel (real coded size)")
     c.set_defaults(func=cmd_compress)
 
     d = sub.add_parser("decompress", help=".hyco files -> images")
@@ -237,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output",
                    help="output image (format from its extension) or folder; default X.hyco.png")
     d.add_argument("--weights", help="the .safetensors weights the file was made with")
+    d.add_argument("--layers", type=int, metavar="K",
+                   help="qres-vae/qarv: progressive decoding from the first K latent streams "
+                        "(the rest from the prior means)")
     d.add_argument("--force", action="store_true", help="overwrite existing outputs")
     d.set_defaults(func=cmd_decompress)
 

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save
 from hyco.errors import HycoError, ModelMismatch
 from hyco.files import write_atomic
 from hyco.image import (
+    QARV,
     Checkerboard,
     FactorizedPrior,
     HiFiC,
@@ -27,10 +28,14 @@ from hyco.image import (
     ImageCodec,
     JointAutoregressive,
     MeanScaleHyperprior,
+    QARVPaper,
+    QResVAE,
+    QResVAEPaper,
     ScaleHyperprior,
     VariableRateMeanScale,
 )
 from hyco.image.hific import REGIMES
+from hyco.image.qres import LAMBDA_LADDER, lmbda_for_quality, quality_for_lmbda
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -49,6 +54,8 @@ class ModelSpec:
     paper: str
     variable_rate: bool = False  # one set of weights for every (also fractional) quality
     stages: tuple[str, ...] = ()  # training stages (`hyco train --stage`), the first by default
+    lambdas: dict[int, float] | None = None  # training lambda per quality (default: LAMBDAS)
+    lmbda_range: tuple[float, float] | None = None  # lambda-conditioned: `--lmbda` in this range
 
     @property
     def named(self) -> bool:
@@ -84,6 +91,16 @@ MODELS: dict[str, ModelSpec] = {
                   "Mentzer et al. 2020, small configuration", stages=("rd", "gan")),
         ModelSpec("hific-paper", HiFiCPaper, {q: _HIFIC_PAPER for q in REGIMES},
                   "Mentzer et al. 2020", stages=("rd", "gan")),
+        ModelSpec("qres-vae", QResVAE, {q: (64, 128) for q in LAMBDAS},
+                  "Duan et al. 2023 (QRes-VAE), CPU size", lambdas=LAMBDA_LADDER),
+        ModelSpec("qres-vae-paper", QResVAEPaper, {q: (192, 384) for q in LAMBDAS},
+                  "Duan et al. 2023 (QRes-VAE, qres34m)", lambdas=LAMBDA_LADDER),
+        ModelSpec("qarv", QARV, {q: (48, 128) for q in LAMBDAS},
+                  "Duan et al. 2023 (QARV), CPU size", variable_rate=True,
+                  lambdas=LAMBDA_LADDER, lmbda_range=(16.0, 2048.0)),
+        ModelSpec("qarv-paper", QARVPaper, {q: (128, 512) for q in LAMBDAS},
+                  "Duan et al. 2023 (QARV, qarv_base)", variable_rate=True,
+                  lambdas=LAMBDA_LADDER, lmbda_range=(16.0, 2048.0)),
     ]
 }
 DEFAULT_MODEL = "mean-scale"
@@ -105,6 +122,8 @@ def parse_quality(name: str, quality: int | float | str) -> int | float | str:
             return str(quality)
         raise HycoError(f"{name} has qualities {', '.join(s.qualities)}, not {quality}")
     lo, hi = s.qualities[0], s.qualities[-1]
+    if isinstance(quality, str) and quality.startswith("lmbda="):  # headers of QARV files
+        return lmbda_quality(name, quality[len("lmbda="):])
     try:
         q = float(quality)
     except (TypeError, ValueError):
@@ -115,6 +134,32 @@ def parse_quality(name: str, quality: int | float | str) -> int | float | str:
         return int(q)
     kind = "from" if s.variable_rate else "integers"
     raise HycoError(f"{name} has qualities {kind} {lo}..{hi}, not {quality}")
+
+
+def lmbda_quality(name: str, lmbda: float | str) -> float:
+    """The quality of a lambda-conditioned model that codes at ``lmbda`` (its own convention,
+    e.g. QARV's 16 .. 2048 for qualities 1 .. 8)."""
+    s = spec(name)
+    if s.lmbda_range is None:
+        conditioned = ", ".join(n for n, m in MODELS.items() if m.lmbda_range)
+        raise HycoError(f"{name} takes a quality, not a lambda (--lmbda is for {conditioned})")
+    lo, hi = s.lmbda_range
+    try:
+        value = float(lmbda)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not lo <= value <= hi:
+        raise HycoError(f"{name} takes lmbda from {lo:g} to {hi:g}, not {lmbda}")
+    return quality_for_lmbda(value)
+
+
+def quality_label(name: str, quality: int | float | str) -> str:
+    """What a file's header says about its rate: the quality, or ``lmbda=V`` for models
+    coding at a lambda (parse_quality reads either back)."""
+    q = parse_quality(name, quality)
+    if spec(name).lmbda_range is not None:
+        return f"lmbda={lmbda_for_quality(float(q)):.6g}"
+    return str(q)
 
 
 def shipped_weights(name: str, quality: int | float) -> Path | None:

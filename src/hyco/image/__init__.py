@@ -5,8 +5,10 @@ from hyco.image.context import Checkerboard, JointAutoregressive
 from hyco.image.factorized import FactorizedPrior
 from hyco.image.hific import HiFiC, HiFiCPaper
 from hyco.image.hyperprior import MeanScaleHyperprior, ScaleHyperprior
+from hyco.image.qres import QARV, QARVPaper, QResVAE, QResVAEPaper
 from hyco.image.variable_rate import VariableRateMeanScale
 
 __all__ = ["Checkerboard", "FactorizedPrior", "HiFiC", "HiFiCPaper", "ImageCodec",
            "JointAutoregressive",
-           "MeanScaleHyperprior", "ScaleHyperprior", "VariableRateMeanScale"]
+           "MeanScaleHyperprior", "QARV", "QARVPaper", "QResVAE", "QResVAEPaper",
+           "ScaleHyperprior", "VariableRateMeanScale"]

@@ -330,41 +330,6 @@ class HierarchicalVAE(ImageCodec):
         """How many latent streams a file has; progressive decoding takes 1 .. this many."""
         return self.n_streams
 
-    # -- rate (QARV) -------------------------------------------------------------------------
-    @property
-    def lmbda(self) -> float:
-        """The rate-distortion lambda (lossy-vae's convention) coding happens at."""
-        self._require_rate()
-        return 2.0 ** (self._code / ONE)
-
-    @lmbda.setter
-    def lmbda(self, value: float) -> None:
-        self._require_rate()
-        lo, hi = 2.0**LOG2_LMBDA[0], 2.0**LOG2_LMBDA[1]
-        if not lo <= float(value) <= hi:
-            raise HycoError(f"{self.name} takes lmbda from {lo:g} to {hi:g}, not {value}")
-        self._code = lmbda_code(math.log2(float(value)))
-
-    @property
-    def quality(self) -> float:
-        return quality_for_lmbda(self.lmbda)
-
-    @quality.setter
-    def quality(self, q: float) -> None:
-        self.lmbda = lmbda_for_quality(min(max(float(q), 1.0), float(N_QUALITIES)))
-
-    def draw_rate(self, rng: np.random.Generator, batch: int) -> Tensor:
-        """Draw log-uniform lambdas for the next training batch (QARV's scheme); returns
-        their hyco-convention lambdas, one per image, for the trainer's loss."""
-        self._require_rate()
-        log2 = rng.uniform(*LOG2_LMBDA, size=batch)
-        self._drawn = torch.from_numpy(log2).float()
-        return torch.tensor([hyco_lambda(2.0**v) for v in log2], dtype=torch.float32)
-
-    def _require_rate(self) -> None:
-        if self.embedding is None:
-            raise AttributeError(f"{self.name} is a fixed-rate model (no lambda input)")
-
     # -- float path (training) ---------------------------------------------------------------
     @staticmethod
     def _whiten(x: Tensor) -> Tensor:
@@ -503,6 +468,41 @@ class HierarchicalVAE(ImageCodec):
         return self._synthesise(a, emb)[..., :h, :w]
 
 
+class LambdaConditionedVAE(HierarchicalVAE):
+    """A hierarchical VAE with lambda as an input (QARV): any rate from one set of weights.
+
+    ``lmbda`` (or ``quality``, 1 .. 8 for lambda 16 .. 2048, log-linear) sets the rate it
+    codes at; the trainer calls :meth:`draw_rate` for a lambda per image and step.
+    """
+
+    @property
+    def lmbda(self) -> float:
+        """The rate-distortion lambda (lossy-vae's convention) coding happens at."""
+        return 2.0 ** (self._code / ONE)
+
+    @lmbda.setter
+    def lmbda(self, value: float) -> None:
+        lo, hi = 2.0**LOG2_LMBDA[0], 2.0**LOG2_LMBDA[1]
+        if not lo <= float(value) <= hi:
+            raise HycoError(f"{self.name} takes lmbda from {lo:g} to {hi:g}, not {value}")
+        self._code = lmbda_code(math.log2(float(value)))
+
+    @property
+    def quality(self) -> float:
+        return quality_for_lmbda(self.lmbda)
+
+    @quality.setter
+    def quality(self, q: float) -> None:
+        self.lmbda = lmbda_for_quality(min(max(float(q), 1.0), float(N_QUALITIES)))
+
+    def draw_rate(self, rng: np.random.Generator, batch: int) -> Tensor:
+        """Draw log-uniform lambdas for the next training batch (QARV's scheme); returns
+        their hyco-convention lambdas, one per image, for the trainer's loss."""
+        log2 = rng.uniform(*LOG2_LMBDA, size=batch)
+        self._drawn = torch.from_numpy(log2).float()
+        return torch.tensor([hyco_lambda(2.0**v) for v in log2], dtype=torch.float32)
+
+
 # -- the models --------------------------------------------------------------------------------
 class QResVAE(HierarchicalVAE):
     """QRes-VAE at a CPU-trainable size (N = 1/4-stage width, M = the coarser stages')."""
@@ -529,7 +529,7 @@ class QResVAEPaper(QResVAE):
                               z_dim=(16, 14, 12, 10, 8), kernel=(1, 3, 5, 7, 7)), style="qres")
 
 
-class QARV(HierarchicalVAE):
+class QARV(LambdaConditionedVAE):
     """QARV at a CPU-trainable size: 7 latent layers, one model for lambda 16 .. 2048."""
 
     name = "qarv"

@@ -76,7 +76,8 @@ class TrainConfig:
             from hyco.train.rate_control import RATE_WEIGHT_ABOVE
 
             return RATE_WEIGHT_ABOVE[self.quality]
-        table = zoo.LAMBDAS if self.metric == "mse" else MSSSIM_LAMBDAS
+        ladder = zoo.spec(self.model).lambdas or zoo.LAMBDAS  # e.g. QRes-VAE's own ladder
+        table = ladder if self.metric == "mse" else MSSSIM_LAMBDAS
         return table[self.quality]
 
 
@@ -102,7 +103,7 @@ def validate(model: ImageCodec, images: list[tuple[str, np.ndarray]],
     """Real coding of whole images: bpp from the bytes of the .hyco file, PSNR of the decode."""
     was_training = model.training
     model.eval()
-    if quality is not None and getattr(model, "levels", None):
+    if quality is not None and (getattr(model, "levels", None) or hasattr(model, "draw_rate")):
         model.quality = quality
     bpps, psnrs, recons = [], [], []
     try:
@@ -202,7 +203,11 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         torch.manual_seed(hash((cfg.seed, self.step, self.rank)) & 0x7FFF_FFFF)
         lmbda = self.lmbda
-        if getattr(self.model, "levels", None):  # variable rate: a level (and lambda) per step
+        draw = getattr(self.model, "draw_rate", None)
+        if draw is not None:  # lambda-conditioned (QARV): the model draws a lambda per image
+            rng = np.random.default_rng([cfg.seed, self.step, 7])
+            lmbda = draw(rng, x.shape[0]).to(self.device)
+        elif getattr(self.model, "levels", None):  # variable rate: a level (and lambda) per step
             level = int(np.random.default_rng([cfg.seed, self.step, 7]).integers(
                 1, self.model.levels + 1))
             self.model.quality = level
