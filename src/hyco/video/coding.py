@@ -35,20 +35,56 @@ CODEC_NAME = "hycovc"
 
 
 class InterCodec(Protocol):
-    """What a P-frame codec provides (the learned variants implement it)."""
-
-    name: str
+    """What a P-frame codec provides. References and reconstructions are 8-bit R'G'B'
+    frames (H x W x 3 uint8): exactly what the decoder outputs, so nothing can drift."""
 
     def digest(self) -> str: ...
 
-    def encode_inter(self, x: torch.Tensor, ref: torch.Tensor) -> tuple[list[bytes],
-                                                                         torch.Tensor]: ...
+    def encode_inter(self, x: torch.Tensor, ref: np.ndarray) -> tuple[list[bytes],
+                                                                       np.ndarray]: ...
 
-    def decode_inter(self, streams: tuple[bytes, ...], ref: torch.Tensor) -> torch.Tensor: ...
+    def decode_inter(self, streams: tuple[bytes, ...], ref: np.ndarray) -> np.ndarray: ...
 
 
-# variant -> loader of its inter codec (None: all-intra). Learned variants register here.
-VARIANTS: dict[str, Callable[[str], InterCodec] | None] = {"baseline": None}
+class HyCoVCInter:
+    """A HyCoVC model at one rate point as an :class:`InterCodec`."""
+
+    def __init__(self, variant: str, quality: str, weights: str | None = None):
+        from hyco.video import weights as video_weights
+
+        self.model = video_weights.load(variant, weights)
+        self.quality = float(quality)
+        if not 1 <= self.quality <= self.model.levels:
+            raise HycoError(f"hycovc quality must be 1..{self.model.levels}, not {quality}")
+
+    def digest(self) -> str:
+        return self.model.digest()
+
+    @staticmethod
+    def _u8(ref: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(ref)).permute(2, 0, 1)[None].to(torch.int64)
+
+    @staticmethod
+    def _arr(rec: torch.Tensor) -> np.ndarray:
+        return rec[0].permute(1, 2, 0).to(torch.uint8).contiguous().numpy()
+
+    def encode_inter(self, x: torch.Tensor, ref: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        self.model.quality = self.quality
+        streams, rec = self.model.encode(x, self._u8(ref))
+        return streams, self._arr(rec)
+
+    def decode_inter(self, streams: tuple[bytes, ...], ref: np.ndarray) -> np.ndarray:
+        self.model.quality = self.quality
+        return self._arr(self.model.decode(streams, self._u8(ref)))
+
+
+def _hycovc(variant: str) -> Callable[[str], InterCodec]:
+    return lambda quality: HyCoVCInter(variant, quality)
+
+
+# variant -> loader of its inter codec (None: all-intra)
+VARIANTS: dict[str, Callable[[str], InterCodec] | None] = {
+    "baseline": None, **{v: _hycovc(v) for v in ("context", "flow", "full")}}
 
 
 @dataclass(frozen=True)
@@ -114,7 +150,7 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
         matrix=info.color.matrix, full_range=info.color.full_range)
     out = [container.pack_video_header(header)]
     stats: list[FrameStats] = []
-    ref: torch.Tensor | None = None
+    ref: np.ndarray | None = None
     for i, frame in enumerate(frames):
         if frame.size != (h, w):
             raise HycoError(f"frame {i} is {frame.size[1]}x{frame.size[0]}, not {w}x{h}")
@@ -123,14 +159,13 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
         is_intra = inter is None or ref is None or (gop > 0 and i % gop == 0)
         if is_intra:
             payload = intra.compress(x)
-            streams, x_hat = list(payload.streams), intra.decompress(payload)
+            streams, rec = list(payload.streams), tensor_to_array(intra.decompress(payload))
         else:
-            streams, x_hat = inter.encode_inter(x, ref)
-        ref = x_hat
+            streams, rec = inter.encode_inter(x, ref)
+        ref = rec
         packet = container.pack_packet(container.Packet("I" if is_intra else "P", i,
                                                         tuple(streams)))
         out.append(packet)
-        rec = tensor_to_array(x_hat)
         if recons is not None:
             recons.append(rec)
         y_psnr, rgb_psnr = frame_metrics(frame, src_rgb, rec, info.color)
@@ -182,19 +217,19 @@ def decompress_video(data: bytes, start: int = 0) -> tuple[container.VideoFile, 
     first = max(i for i in range(start + 1) if v.packets[i].kind == "I")
 
     def frames() -> Iterator[DecodedFrame]:
-        ref: torch.Tensor | None = None
+        ref: np.ndarray | None = None
         for p in v.packets[first:]:
             if p.kind == "I":
                 payload = Payload(streams=p.streams, size=(h.height, h.width))
                 intra.check_payload(payload)
-                x_hat = intra.decompress(payload)
+                rec = tensor_to_array(intra.decompress(payload))
             else:
                 if inter is None or ref is None:
                     raise HycoError(f"corrupt .hyco video file: P packet {p.index} without "
                                     "a reference")
-                x_hat = inter.decode_inter(p.streams, ref)
-            ref = x_hat
+                rec = inter.decode_inter(p.streams, ref)
+            ref = rec
             if p.index >= start:
-                yield DecodedFrame(p.index, p.kind, tensor_to_array(x_hat))
+                yield DecodedFrame(p.index, p.kind, rec)
 
     return v, info, frames()

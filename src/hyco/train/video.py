@@ -1,0 +1,199 @@
+"""Training HyCoVC (`hyco train --model hycovc --variant ...`): unrolled multi-frame RD.
+
+Each step draws a batch of clips (:mod:`hyco.train.clips`) and a rate level; the first frame
+(rounded to 8 bits) is the reference, and every following frame is coded against the previous
+*reconstruction*, gradients flowing through the chain, so the model learns to keep errors
+from accumulating over several P-frames (the cascaded training of DCVC). The loss is the mean
+over P-frames of ``lambda * 255^2 * MSE + bpp``; during the first ``flow_warmup`` steps a
+decaying L1 term pulls the flow estimator towards the exact flow of synthetic clips.
+Checkpoints hold model, both optimisers, schedule, RNG and step, so ``--resume`` is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hyco import zoo
+from hyco.errors import HycoError
+from hyco.train import checkpoint
+from hyco.train.clips import ClipDataset
+from hyco.train.log import RunLog
+from hyco.train.losses import bits_per_pixel
+from hyco.train.schedule import LRSchedule
+from hyco.video.hycovc import CONFIGS, HyCoVC
+
+
+@dataclass
+class VideoTrainConfig:
+    variant: str
+    data: str
+    out: str
+    size: str = "small"
+    frames: int = 3
+    crop: int = 128
+    batch_size: int = 4
+    steps: int = 10000
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    clip: float = 1.0
+    schedule: str = "multistep"
+    bf16: bool = False
+    flow_warmup: int = 2000
+    flow_weight: float = 0.1
+    real_fraction: float = 0.3
+    ckpt_every: int = 250
+    log_every: int = 20
+    seed: int = 0
+    init: str | None = None
+    init_steps: int = 0
+    export: str | None = None
+
+
+def build(variant: str, size: str = "small") -> HyCoVC:
+    """The architecture, seeded so every process builds the same untrained model."""
+    if size not in CONFIGS:
+        raise HycoError(f"unknown HyCoVC size {size!r} (known: {', '.join(CONFIGS)})")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(zlib.crc32(f"hycovc-{variant}-{size}".encode()))
+        return HyCoVC(variant, CONFIGS[size])
+
+
+class VideoTrainer:
+    def __init__(self, cfg: VideoTrainConfig, resume: bool = False):
+        self.cfg = cfg
+        self.rundir = Path(cfg.out)
+        self.model = build(cfg.variant, cfg.size)
+        if cfg.init and not resume:
+            from hyco.video.weights import load_weights, weights_metadata
+
+            load_weights(self.model, cfg.init)
+            cfg.init_steps = int(weights_metadata(cfg.init).get("steps", 0))
+        main = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
+        aux = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
+        self.main_params = main
+        self.opt = torch.optim.Adam(main, lr=cfg.lr)
+        self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr)
+        self.schedule = LRSchedule(kind=cfg.schedule, base_lr=cfg.lr,
+                                   milestones=[int(cfg.steps * f) for f in (0.8, 0.95)])
+        self.data = ClipDataset(cfg.data, cfg.frames, cfg.crop, cfg.seed, cfg.real_fraction)
+        self.step = 0
+        if resume:
+            state = checkpoint.load(self.rundir)
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["opt"])
+            self.aux_opt.load_state_dict(state["aux_opt"])
+            self.schedule = LRSchedule.from_state(state["schedule"])
+            torch.set_rng_state(state["rng"])
+            self.step = int(state["step"])
+        self.log = RunLog(self.rundir)
+
+    def state(self) -> dict:
+        return {"step": self.step, "model": self.model.state_dict(),
+                "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
+                "schedule": self.schedule.state_dict(), "rng": torch.get_rng_state(),
+                "config": asdict(self.cfg)}
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        clips, flows = self.data.batch(self.step, cfg.batch_size)
+        torch.manual_seed(hash((cfg.seed, self.step)) & 0x7FFF_FFFF)
+        level = int(np.random.default_rng([cfg.seed, self.step, 7]).integers(
+            1, self.model.levels + 1))
+        self.model.quality = level
+        lmbda = zoo.LAMBDAS[level]
+        lr = self.schedule.lr_at(self.step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        ref = torch.round(clips[:, 0] * 255) / 255
+        rd, bpp_sum, mse_sum, flow_loss = 0.0, 0.0, 0.0, torch.zeros(())
+        n_p = clips.shape[1] - 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            for t in range(1, clips.shape[1]):
+                x = clips[:, t]
+                out = self.model(x, ref)
+                mse = torch.mean((out["x_hat"].float() - x) ** 2)
+                b, _, h, w = x.shape
+                bpp = bits_per_pixel(out["likelihoods"], b * h * w)
+                rd = rd + lmbda * 255**2 * mse + bpp
+                bpp_sum += float(bpp)
+                mse_sum += float(mse)
+                gt = flows[:, t - 1]
+                if "flow" in out and self.step < cfg.flow_warmup and torch.isfinite(gt).any():
+                    ok = torch.isfinite(gt)
+                    flow_loss = flow_loss + (out["flow"].float() - gt.nan_to_num()).abs()[ok].mean()
+                ref = out["x_hat"].clamp(0, 1)
+        warm = max(0.0, 1.0 - self.step / max(cfg.flow_warmup, 1))
+        loss = rd / n_p + cfg.flow_weight * warm * flow_loss / n_p
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.main_params, cfg.clip)
+        self.opt.step()
+        aux = self.model.aux_loss()
+        self.aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        self.aux_opt.step()
+        self.step += 1
+        mse = mse_sum / n_p
+        return {"loss": float(loss), "bpp": bpp_sum / n_p, "mse": mse,
+                "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "flow_l1": float(flow_loss) / n_p,
+                "level": level, "aux": float(aux), "lr": lr}
+
+    def run(self) -> None:
+        cfg = self.cfg
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        (self.rundir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                   desc=f"hycovc {cfg.variant}")
+        window: list[dict] = []
+        start, first = time.perf_counter(), self.step
+        while self.step < cfg.steps:
+            row = self.train_step()
+            window.append(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}",
+                            psnr=f"{row['psnr']:.2f}")
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
+                mean["steps_per_s"] = (self.step - first) / (time.perf_counter() - start)
+                self.log.row("train", self.step, mean)
+                window = []
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                checkpoint.save(self.rundir, self.state())
+        bar.close()
+        if cfg.export:
+            export(self.rundir, cfg.export, self.model)
+        self.log.close()
+
+
+def export(rundir: str | Path, out: str | Path, model: HyCoVC | None = None,
+           half: bool = False) -> Path:
+    """A run's weights as safetensors, with variant, size and steps in the metadata."""
+    from hyco.video.weights import save_weights
+
+    rundir = Path(rundir)
+    cfg = VideoTrainConfig(**json.loads((rundir / "config.json").read_text()))
+    state = checkpoint.load(rundir)
+    if model is None:
+        model = build(cfg.variant, cfg.size)
+        model.load_state_dict(state["model"])
+    save_weights(model, out, {"size": cfg.size, "steps": str(state["step"] + cfg.init_steps)},
+                 half=half)
+    return Path(out)
+
+
+def train(cfg: VideoTrainConfig, resume: bool = False) -> VideoTrainer:
+    trainer = VideoTrainer(cfg, resume)
+    trainer.run()
+    return trainer
+

@@ -1,0 +1,101 @@
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import uint8_image
+from hyco.errors import CorruptStream
+from hyco.video.coding import compress_video, decompress_video
+from hyco.video.color import rgb_to_yuv420
+from hyco.video.hycovc import VARIANT_FLAGS, HyCoVC, HyCoVCConfig
+from hyco.video.io import VideoInfo
+
+TINY = HyCoVCConfig(ctx=8, n=16, m=16, z=8, mm=8, mz=8)
+
+
+def pair(h=40, w=56):
+    base = uint8_image(h + 4, w + 4, seed=5)
+    x = torch.from_numpy(base[2 : 2 + h, 3 : 3 + w].copy()).permute(2, 0, 1)[None] / 255.0
+    ref = torch.from_numpy(base[:h, :w].copy()).permute(2, 0, 1)[None].to(torch.int64)
+    return x.float(), ref
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANT_FLAGS))
+def test_training_forward_and_exact_coding(variant):
+    torch.manual_seed(0)
+    model = HyCoVC(variant, TINY)
+    x, ref = pair(37, 53)  # odd size: padded inside, cropped back
+    out = model(x.repeat(2, 1, 1, 1), ref.float().repeat(2, 1, 1, 1) / 255)
+    assert out["x_hat"].shape == (2, 3, 37, 53)
+    assert ("flow" in out) == VARIANT_FLAGS[variant]["motion"]
+    loss = out["x_hat"].square().mean() - sum(v.log2().mean() for v in out["likelihoods"].values())
+    loss.backward()
+    assert model.gen[-1].weight.grad is not None
+    model.eval()
+    model.quality = 2.5
+    streams, rec = model.encode(x, ref)
+    assert len(streams) == model.n_streams() and rec.shape == (1, 3, 37, 53)
+    assert torch.equal(model.decode(tuple(streams), ref), rec)
+    assert torch.equal(model(x, ref.float() / 255)["x_hat"], rec.float() / 255)
+    with pytest.raises(CorruptStream):
+        model.decode(tuple(streams[:-1]), ref)
+
+
+def test_rate_levels_change_the_rate():
+    torch.manual_seed(0)
+    model = HyCoVC("context", TINY).eval()
+    with torch.no_grad():
+        model.gain[0] = 0.2
+        model.gain[7] = 200.0  # random weights: a large gain makes the latent cost bits
+    x, ref = pair()
+    model.quality = 1
+    low = sum(len(s) for s in model.encode(x, ref)[0])
+    model.quality = 8
+    high = sum(len(s) for s in model.encode(x, ref)[0])
+    assert high > low
+
+
+SCRIPT = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+from hyco.video.hycovc import HyCoVC, HyCoVCConfig
+torch.manual_seed(0)
+m = HyCoVC("full", HyCoVCConfig(8, 16, 16, 8, 8, 8)).eval()
+g = torch.Generator().manual_seed(1)
+x = torch.rand(1, 3, 48, 64, generator=g)
+ref = (torch.rand(1, 3, 48, 64, generator=g) * 255).round().long()
+if sys.argv[2] == "enc":
+    s, rec = m.encode(x, ref)
+    torch.save({"s": s, "rec": rec}, sys.argv[3])
+else:
+    d = torch.load(sys.argv[3])
+    assert torch.equal(m.decode(tuple(d["s"]), ref), d["rec"])
+    print("same")
+"""
+
+
+def test_decoding_with_other_thread_count_is_identical(tmp_path):
+    f = str(tmp_path / "enc.pt")
+    run = [sys.executable, "-c", SCRIPT]
+    subprocess.run(run + ["1", "enc", f], check=True)
+    out = subprocess.run(run + ["2", "dec", f], check=True, capture_output=True, text=True)
+    assert "same" in out.stdout
+
+
+def test_video_with_p_frames_round_trip_and_gop_restart():
+    base = uint8_image(40, 56, seed=7)
+    frames = [rgb_to_yuv420(np.ascontiguousarray(base[i : i + 32, i : i + 48]))
+              for i in range(5)]
+    info = VideoInfo(48, 32, Fraction(25), 5)
+    recons: list[np.ndarray] = []
+    data, stats = compress_video(frames, info, "flow", 3, gop=3, recons=recons)
+    assert [s.kind for s in stats] == ["I", "P", "P", "I", "P"]
+    _, _, decoded = decompress_video(data)
+    assert all(np.array_equal(d.rgb, r) for d, r in zip(decoded, recons, strict=True))
+    _, _, part = decompress_video(data, start=2)  # decodes from the I-frame at 0
+    assert [(d.index, d.kind) for d in part] == [(2, "P"), (3, "I"), (4, "P")]
+    _, _, part = decompress_video(data, start=4)
+    assert np.array_equal(next(iter(part)).rgb, recons[4])
