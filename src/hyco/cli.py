@@ -166,6 +166,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from hyco.video import cli as video_cli
+
+    if args.model == "hycovc" or (args.resume and video_cli.is_video_run(args.resume)):
+        return video_cli.cmd_train(args)
     if args.resume:
         import json
 
@@ -208,6 +212,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from hyco.train import export
+    from hyco.video import cli as video_cli
+
+    if video_cli.is_video_run(args.rundir):
+        return video_cli.cmd_export(args)
 
     path = export(args.rundir, args.output, half=args.half)
     print(f"{args.rundir} -> {path}")
@@ -282,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lpips", metavar="FILE",
                    help="hific: LPIPS (AlexNet) weights as safetensors for the perceptual "
                         "loss; default: MS-SSIM + discriminator feature matching")
+    t.add_argument("--variant", choices=["context", "flow", "full"],
+                   help="hycovc: which video codec variant")
+    t.add_argument("--frames", type=int, default=3,
+                   help="hycovc: frames per training clip (1 I + N-1 P, unrolled)")
     t.add_argument("--lmbda", type=float, help="rate-distortion lambda (overrides --quality's)")
     t.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
     t.add_argument("--data", help="folder of training images (searched recursively)")

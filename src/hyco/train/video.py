@@ -125,8 +125,8 @@ class VideoTrainer:
                 b, _, h, w = x.shape
                 bpp = bits_per_pixel(out["likelihoods"], b * h * w)
                 rd = rd + lmbda * 255**2 * mse + bpp
-                bpp_sum += float(bpp)
-                mse_sum += float(mse)
+                bpp_sum += float(bpp.detach())
+                mse_sum += float(mse.detach())
                 gt = flows[:, t - 1]
                 if "flow" in out and self.step < cfg.flow_warmup and torch.isfinite(gt).any():
                     ok = torch.isfinite(gt)
@@ -145,9 +145,10 @@ class VideoTrainer:
         self.aux_opt.step()
         self.step += 1
         mse = mse_sum / n_p
-        return {"loss": float(loss), "bpp": bpp_sum / n_p, "mse": mse,
-                "psnr": 10 * math.log10(1 / max(mse, 1e-12)), "flow_l1": float(flow_loss) / n_p,
-                "level": level, "aux": float(aux), "lr": lr}
+        return {"loss": float(loss.detach()), "bpp": bpp_sum / n_p, "mse": mse,
+                "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
+                "flow_l1": float(flow_loss.detach()) / n_p,
+                "level": level, "aux": float(aux.detach()), "lr": lr}
 
     def run(self) -> None:
         cfg = self.cfg

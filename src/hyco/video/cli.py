@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -75,6 +76,53 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"gop {h.gop}, {h.matrix} {'full' if h.full_range else 'limited'} range, "
           f"{len(data)} bytes, {8 * len(data) / (h.width * h.height * max(len(sizes), 1)):.4f}"
           f" bpp; frames {kinds}" + (" (cut short)" if vfile.truncated else ""))
+    return 0
+
+
+def is_video_run(rundir: str) -> bool:
+    """Whether a training run folder holds a HyCoVC run (its config names a variant)."""
+    cfg = Path(rundir) / "config.json"
+    try:
+        return cfg.is_file() and "variant" in json.loads(cfg.read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """`hyco train --model hycovc --variant V ...` (see hyco.train.video)."""
+    from hyco.train.video import VideoTrainConfig, train
+
+    if args.resume:
+        cfg = VideoTrainConfig(**json.loads((Path(args.resume) / "config.json").read_text()))
+        cfg.out = args.resume
+        for key in ("steps", "export", "ckpt_every", "log_every"):
+            if getattr(args, key) is not None:
+                setattr(cfg, key, getattr(args, key))
+        train(cfg, resume=True)
+        return 0
+    missing = [f"--{k}" for k in ("variant", "data", "out") if getattr(args, k) is None]
+    if missing:
+        raise HycoError(f"hyco train --model hycovc needs {', '.join(missing)}")
+    if Path(args.out, "checkpoint.pt").exists() and not args.force:
+        raise HycoError(f"{args.out} holds a run; --resume it or use --force to start over")
+    if args.frames < 2:
+        raise HycoError("--frames must be at least 2 (an I-frame and a P-frame)")
+    cfg = VideoTrainConfig(
+        variant=args.variant, data=args.data, out=args.out, frames=args.frames, crop=args.crop,
+        batch_size=args.batch_size, steps=args.steps or 10000, lr=args.lr, aux_lr=args.aux_lr,
+        clip=args.clip, schedule=args.schedule, bf16=args.bf16,
+        ckpt_every=args.ckpt_every or 250, log_every=args.log_every or 20, seed=args.seed,
+        init=args.init, export=args.export)
+    train(cfg)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hyco.train.video import export
+
+    cfg = json.loads((Path(args.rundir) / "config.json").read_text())
+    out = args.output or str(Path(args.rundir) / f"hycovc-{cfg['variant']}.safetensors")
+    print(f"{args.rundir} -> {export(args.rundir, out, half=args.half)}")
     return 0
 
 
