@@ -40,7 +40,8 @@ def cmd_compress(args: argparse.Namespace) -> int:
                    f"Y-PSNR {s.y_psnr:.2f} dB, RGB-PSNR {s.rgb_psnr:.2f} dB")
 
     data, stats = compress_video(frames, info, args.variant, args.quality or
-                                 zoo.DEFAULT_QUALITY, args.gop, on_frame=report)
+                                 zoo.DEFAULT_QUALITY, args.gop, intra_weights=args.intra_weights,
+                                 inter_weights=args.weights, on_frame=report)
     bar.close()
     write_atomic(out, data, force=args.force)
     print(f"{args.input} -> {out}: {len(data)} bytes, {_summary(stats)}")
@@ -52,7 +53,8 @@ def cmd_decompress(args: argparse.Namespace) -> int:
     if not src.is_file():
         raise HycoError(f"{src}: no such file")
     out = Path(args.output) if args.output else src.with_name(src.name + ".y4m")
-    vfile, info, frames = decompress_video(src.read_bytes(), args.start)
+    vfile, info, frames = decompress_video(src.read_bytes(), args.start, args.intra_weights,
+                                           args.weights)
     total = len(vfile.packets) - args.start
     bar = tqdm(frames, total=total, unit="frame", file=sys.stderr, desc="decompress")
     n = write_video(out, (f.rgb for f in bar), info, force=args.force)
@@ -142,12 +144,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--fps", help="frame rate (raw .yuv default 25; overrides the file's)")
     c.add_argument("--matrix", choices=sorted(MATRICES), default="bt709")
     c.add_argument("--full-range", action="store_true", help="Y'CbCr uses 0..255")
+    c.add_argument("--weights", help="P-frame (hycovc) weights instead of the shipped ones")
+    c.add_argument("--intra-weights", help="I-frame image codec weights (.safetensors)")
     c.add_argument("--force", action="store_true")
     c.set_defaults(func=cmd_compress)
     d = vsub.add_parser("decompress", help=".hyco -> .y4m, .yuv, .mp4 (lossless) or PNGs")
     d.add_argument("input")
     d.add_argument("-o", "--output", help="file by suffix, or a folder for PNG frames")
     d.add_argument("--start", type=int, default=0, help="first frame to output")
+    d.add_argument("--weights", help="the P-frame weights the file was made with")
+    d.add_argument("--intra-weights", help="the I-frame weights the file was made with")
     d.add_argument("--force", action="store_true")
     d.set_defaults(func=cmd_decompress)
     i = vsub.add_parser("info", help="describe a .hyco video file")

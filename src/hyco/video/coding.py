@@ -78,12 +78,12 @@ class HyCoVCInter:
         return self._arr(self.model.decode(streams, self._u8(ref)))
 
 
-def _hycovc(variant: str) -> Callable[[str], InterCodec]:
-    return lambda quality: HyCoVCInter(variant, quality)
+def _hycovc(variant: str) -> Callable[[str, str | None], InterCodec]:
+    return lambda quality, weights: HyCoVCInter(variant, quality, weights)
 
 
-# variant -> loader of its inter codec (None: all-intra)
-VARIANTS: dict[str, Callable[[str], InterCodec] | None] = {
+# variant -> loader of its inter codec from (quality, weights file or None); None: all-intra
+VARIANTS: dict[str, Callable[[str, str | None], InterCodec] | None] = {
     "baseline": None, **{v: _hycovc(v) for v in ("context", "flow", "full")}}
 
 
@@ -113,16 +113,17 @@ def _combined_digest(intra: ImageCodec, inter: InterCodec | None) -> str:
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
-def _variant(variant: str, quality: str) -> InterCodec | None:
+def _variant(variant: str, quality: str, weights: str | None = None) -> InterCodec | None:
     if variant not in VARIANTS:
         raise HycoError(f"unknown video variant {variant!r} (known: {', '.join(VARIANTS)})")
     loader = VARIANTS[variant]
-    return loader(quality) if loader is not None else None
+    return loader(quality, weights) if loader is not None else None
 
 
 def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "baseline",
                    quality: int | str = zoo.DEFAULT_QUALITY, gop: int = 12,
-                   intra_model: str = zoo.DEFAULT_MODEL,
+                   intra_model: str = zoo.DEFAULT_MODEL, intra_weights: str | None = None,
+                   inter_weights: str | None = None,
                    on_frame: Callable[[FrameStats], None] | None = None,
                    recons: list[np.ndarray] | None = None,
                    ) -> tuple[bytes, list[FrameStats]]:
@@ -130,7 +131,8 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
 
     ``gop`` is the I-frame period (0: only the first frame is intra); ``quality`` selects the
     image codec's quality for I-frames and the inter codec's rate point. ``recons``, if given,
-    receives the encoder's R'G'B' reconstructions (what the decoder will output).
+    receives the encoder's R'G'B' reconstructions (what the decoder will output). The weights
+    files replace the shipped I-frame and P-frame weights (the decoder then needs the same).
     """
     frames = list(frames)
     if not frames:
@@ -138,8 +140,8 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
     if gop < 0:
         raise HycoError("gop must be >= 0")
     q = zoo.parse_quality(intra_model, quality)
-    intra = zoo.load(intra_model, q)
-    inter = _variant(variant, str(q))
+    intra = zoo.load(intra_model, q, intra_weights)
+    inter = _variant(variant, str(q), inter_weights)
     if inter is None:
         gop = 1
     h, w = frames[0].size
@@ -193,7 +195,8 @@ def video_header(data: bytes) -> tuple[container.VideoFile, VideoInfo]:
     return v, info
 
 
-def decompress_video(data: bytes, start: int = 0) -> tuple[container.VideoFile, VideoInfo,
+def decompress_video(data: bytes, start: int = 0, intra_weights: str | None = None,
+                     inter_weights: str | None = None) -> tuple[container.VideoFile, VideoInfo,
                                                            Iterator[DecodedFrame]]:
     """Decode from the I-frame at or before ``start``; yields frames from ``start`` on.
 
@@ -207,11 +210,11 @@ def decompress_video(data: bytes, start: int = 0) -> tuple[container.VideoFile, 
     if not 0 <= start < len(v.packets):
         raise HycoError(f"start frame {start} is outside the {len(v.packets)} decodable frames")
     try:
-        intra = zoo.load(h.intra, h.quality)
+        intra = zoo.load(h.intra, h.quality, intra_weights)
     except HycoError as exc:
         raise ModelMismatch(f"file needs image codec {h.intra} quality {h.quality}: {exc}") \
             from None
-    inter = _variant(h.variant, h.quality)
+    inter = _variant(h.variant, h.quality, inter_weights)
     if _combined_digest(intra, inter) != h.digest:
         raise ModelMismatch(f"file was made with other {h.variant} weights ({h.digest})")
     first = max(i for i in range(start + 1) if v.packets[i].kind == "I")
