@@ -1,0 +1,133 @@
+"""Video RD on the development clips: hyco's variants beside x264 and x265, in one run.
+
+Each clip is decoded once to 4:2:0 frames (optionally downscaled, then stored as y4m under the
+output folder); every codec then codes those same frames. hyco: ``baseline`` (all-intra with
+the image codec) and the HyCoVC variants, one GOP (I then P-frames); x264/x265: IPPP, no
+B-frames, -tune psnr, presets medium and veryslow, a CRF sweep. Reported per point: bpp
+(bytes of the whole file / stream), mean Y-PSNR and RGB-PSNR, encode and decode frames per
+second. Writes JSON, a Markdown table and an RD plot.
+
+    python benchmarks/video_rd.py --clip cisco --qualities 2 4 6 \
+        --variants baseline context flow full --weights-dir recipes/state \
+        --intra-weights cache/runs/family/mean-scale-q3-3000.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hyco.eval.video_classical import code_clip, missing
+from hyco.video.coding import compress_video, decompress_video
+from hyco.video.color import rgb_to_yuv420, yuv420_to_rgb
+from hyco.video.io import VideoInfo, read_video, write_video
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data/video"
+CLIPS = {  # name: (file, size for raw yuv, fps, frames, downscale to width)
+    "cisco": ("CiscoVT2people_320x192_12fps.yuv", (320, 192), 12, 9, None),
+    "vtest": ("vtest.avi", None, None, 16, 384),
+    "tree": ("tree.avi", None, None, 16, None),
+}
+
+
+def load_clip(name: str, out: Path) -> tuple[VideoInfo, list]:
+    file, size, fps, frames, width = CLIPS[name]
+    info, yuv = read_video(DATA / file, size=size, fps=fps, frames=frames)
+    if width:
+        rgb = [yuv420_to_rgb(f, info.color) for f in yuv]
+        h = round(rgb[0].shape[0] * width / rgb[0].shape[1] / 2) * 2
+        yuv = [rgb_to_yuv420(np.asarray(Image.fromarray(r).resize((width, h), Image.LANCZOS)),
+                             info.color) for r in rgb]
+        info = VideoInfo(width, h, info.fps, len(yuv), info.color)
+    write_video(out / f"{name}.y4m", yuv, info, force=True)
+    return read_video(out / f"{name}.y4m")
+
+
+def hyco_point(frames, info, variant, quality, gop, intra_weights, inter_weights) -> dict:
+    t0 = time.perf_counter()
+    data, stats = compress_video(frames, info, variant, quality, gop,
+                                 intra_weights=intra_weights, inter_weights=inter_weights)
+    t1 = time.perf_counter()
+    _, _, decoded = decompress_video(data, 0, intra_weights, inter_weights)
+    n = len(list(decoded))
+    t2 = time.perf_counter()
+    pixels = info.width * info.height * len(frames)
+    return {"codec": f"hyco-{variant}", "preset": "", "quality": quality, "bytes": len(data),
+            "bpp": 8 * len(data) / pixels,
+            "y_psnr": float(np.mean([s.y_psnr for s in stats])),
+            "rgb_psnr": float(np.mean([s.rgb_psnr for s in stats])),
+            "encode_fps": len(frames) / (t1 - t0), "decode_fps": n / (t2 - t1)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clip", default="cisco", choices=sorted(CLIPS))
+    p.add_argument("--qualities", type=float, nargs="+", default=[2, 4, 6])
+    p.add_argument("--variants", nargs="+", default=["baseline", "context", "flow", "full"])
+    p.add_argument("--weights-dir", help="folder with hycovc-<variant>.safetensors")
+    p.add_argument("--intra-weights", help="I-frame image codec weights")
+    p.add_argument("--crfs", type=int, nargs="+", default=[22, 27, 32, 37])
+    p.add_argument("--presets", nargs="+", default=["medium", "veryslow"])
+    p.add_argument("--out", default="cache/eval/video")
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info, frames = load_clip(args.clip, out)
+    rows = []
+    for variant in args.variants:
+        w = None
+        if variant != "baseline" and args.weights_dir:
+            f = Path(args.weights_dir) / f"hycovc-{variant}.safetensors"
+            w = str(f) if f.is_file() else None
+        for q in args.qualities:
+            q = int(q) if float(q).is_integer() else q
+            row = hyco_point(frames, info, variant, q, 0, args.intra_weights, w)
+            row["weights"] = w or "shipped/untrained"
+            rows.append(row)
+            print(json.dumps(row))
+    for codec in ("x264", "x265"):
+        if missing(codec):
+            print(f"skip {codec}: {missing(codec)}")
+            continue
+        for preset in args.presets:
+            for crf in args.crfs:
+                row = asdict(code_clip(frames, info, codec, preset, crf))
+                row["quality"] = row.pop("crf")
+                rows.append(row)
+                print(json.dumps(row))
+    (out / f"{args.clip}.json").write_text(json.dumps(
+        {"clip": args.clip, "width": info.width, "height": info.height,
+         "frames": len(frames), "rows": rows}, indent=1))
+    lines = [f"clip {args.clip}: {len(frames)} frames {info.width}x{info.height}", "",
+             "| codec | preset | q/CRF | bpp | Y-PSNR | RGB-PSNR | enc fps | dec fps |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
+                     f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {r['encode_fps']:.2f} | "
+                     f"{r['decode_fps']:.2f} |")
+    (out / f"{args.clip}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for key in sorted({(r["codec"], r["preset"]) for r in rows}):
+        pts = sorted((r["bpp"], r["y_psnr"]) for r in rows if (r["codec"], r["preset"]) == key)
+        ax.plot(*zip(*pts, strict=True), marker="o", label=" ".join(k for k in key if k))
+    ax.set(xlabel="bpp", ylabel="Y-PSNR (dB)", title=f"{args.clip}: {len(frames)} frames")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / f"{args.clip}.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
