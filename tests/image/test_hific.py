@@ -114,3 +114,16 @@ def test_bad_quality_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "a.hyco").exists()
     assert main(["compress", str(src), "--model", "hific"]) == 0  # default regime: low
     assert hyco.info((tmp_path / "a.hyco").read_bytes())["quality"] == "low"
+
+
+def test_eval_sweeps_named_qualities(tmp_path):
+    from hyco.eval.rd import evaluate, resolve
+
+    assert resolve("hyco:hific@low,high").qualities == ["low", "high"]
+    assert resolve("hyco:hific").qualities == ["low", "med", "high"]
+    data = tmp_path / "imgs"
+    data.mkdir()
+    Image.fromarray(uint8_image(40, 56, seed=9)).save(data / "a.png")
+    evaluate(data, ["hyco:hific@low"], tmp_path / "out")
+    rows = (tmp_path / "out" / "summary.csv").read_text().splitlines()
+    assert any(r.startswith("hyco:hific,low,") for r in rows)

@@ -106,7 +106,10 @@ def resolve(spec: str, weights: str | None = None) -> Codec:
     else:
         known = ", ".join([*CODECS, *(f"hyco:{m}" for m in zoo.MODELS)])
         raise HycoError(f"unknown codec {key!r} (known: {known})")
-    if qs:
+    if (qs and key.startswith("hyco:") and not key.endswith(".safetensors")
+            and zoo.spec(key[5:]).named):  # named qualities: hyco:hific@low,med
+        codec.qualities = [zoo.parse_quality(key[5:], q) for q in qs.split(",")]
+    elif qs:
         try:
             codec.qualities = [int(q) for q in qs.split(",")]
         except ValueError:
