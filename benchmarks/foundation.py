@@ -263,6 +263,8 @@ def bench_hyco_models(x: torch.Tensor, repeats: int) -> list[dict[str, Any]]:
     """compress/decompress time, stream and header bytes of every hyco codec and quality."""
     rows = []
     for name in MODELS:
+        if MODELS[name].named:  # HiFiC's regimes, not numbered qualities: benchmarks/hific.py
+            continue
         for q in QUALITIES:
             model = build(name, q).eval()
             enc_s, payload = best_of(lambda m=model: m.compress(x), repeats)

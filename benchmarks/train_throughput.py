@@ -38,7 +38,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--quality", type=int, default=3)
-    ap.add_argument("--models", nargs="*", default=list(zoo.MODELS))
+    ap.add_argument("--models", nargs="*",  # named-quality models (hific) train in stages
+                    default=[n for n, s in zoo.MODELS.items() if not s.named])
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"batch {args.batch} of {args.crop}x{args.crop}, quality {args.quality}")
