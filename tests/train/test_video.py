@@ -46,3 +46,23 @@ def test_cli_train_export_and_code_with_it(tmp_path, capsys):
     assert load("flow", w).variant == "flow"
     assert main(["train", "--model", "hycovc", "--data", str(data), "--out", str(run)]) == 1
     assert "--variant" in capsys.readouterr().err
+
+
+def test_gan_stage_warm_starts_and_moves_codec_and_discriminator(tmp_path):
+    data = photos(tmp_path)
+    common = dict(variant="full", data=str(data), frames=2, crop=64, batch_size=1,
+                  schedule="constant")
+    rd = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "rd"), steps=1, **common))
+    rd.run()
+    from hyco.train.video import export
+
+    w = export(tmp_path / "rd", tmp_path / "rd.safetensors")
+    gan = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "gan"), steps=1, stage="gan",
+                                        init=str(w), **common))
+    start = {k: v.clone() for k, v in gan.model.state_dict().items()}
+    assert all(torch.equal(start[k], rd.model.state_dict()[k]) for k in start)
+    d0 = {k: v.clone() for k, v in gan.disc.state_dict().items()}
+    row = gan.train_step()
+    assert {"d_loss", "g_loss"} <= set(row)
+    assert any(not torch.equal(d0[k], v) for k, v in gan.disc.state_dict().items())
+    assert not torch.equal(start["gen.4.weight"], gan.model.state_dict()["gen.4.weight"])

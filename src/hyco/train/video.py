@@ -6,6 +6,12 @@ Each step draws a batch of clips (:mod:`hyco.train.clips`) and a rate level; the
 from accumulating over several P-frames (the cascaded training of DCVC). The loss is the mean
 over P-frames of ``lambda * 255^2 * MSE + bpp``; during the first ``flow_warmup`` steps a
 decaying L1 term pulls the flow estimator towards the exact flow of synthetic clips.
+
+``stage="gan"`` (HyCoVC's optional GAN stage, as HiFiC's second stage, warm-started with
+``init`` from an RD run) adds HiFiC's conditional multi-scale discriminator, which sees each
+P-frame with its upsampled quantised latent, and, per P-frame, the non-saturating generator
+loss ``beta * softplus(-D(x_hat, y_hat))`` plus discriminator feature matching; D and the codec
+are updated alternately (D on this batch's detached reconstructions first).
 Checkpoints hold model, both optimisers, schedule, RNG and step, so ``--resume`` is exact.
 """
 
@@ -20,14 +26,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from hyco import zoo
 from hyco.errors import HycoError
+from hyco.nn.discriminator import MultiScaleDiscriminator
 from hyco.train import checkpoint
 from hyco.train.clips import ClipDataset
 from hyco.train.log import RunLog
 from hyco.train.losses import bits_per_pixel
+from hyco.train.perceptual import feature_matching
 from hyco.train.schedule import LRSchedule
 from hyco.video.hycovc import CONFIGS, HyCoVC
 
@@ -56,6 +65,8 @@ class VideoTrainConfig:
     init: str | None = None
     init_steps: int = 0
     export: str | None = None
+    stage: str = "rd"  # "rd", or "gan" (adds the discriminator; warm-start with init)
+    gan_weight: float = 0.15  # HiFiC's beta
 
 
 def build(variant: str, size: str = "small") -> HyCoVC:
@@ -86,8 +97,21 @@ class VideoTrainer:
                                    milestones=[int(cfg.steps * f) for f in (0.8, 0.95)])
         self.data = ClipDataset(cfg.data, cfg.frames, cfg.crop, cfg.seed, cfg.real_fraction)
         self.step = 0
+        self.disc: MultiScaleDiscriminator | None = None
+        if cfg.stage not in ("rd", "gan"):
+            raise HycoError(f"unknown training stage {cfg.stage!r} (rd or gan)")
+        if cfg.stage == "gan":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                self.disc = MultiScaleDiscriminator(self.model.config.m, scales=2)
+            self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr)
         if resume:
             state = checkpoint.load(self.rundir)
+            if self.disc is not None:
+                if "disc" not in state:
+                    raise HycoError(f"{self.rundir}: checkpoint of stage rd, not gan")
+                self.disc.load_state_dict(state["disc"])
+                self.disc_opt.load_state_dict(state["disc_opt"])
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["opt"])
             self.aux_opt.load_state_dict(state["aux_opt"])
@@ -97,10 +121,39 @@ class VideoTrainer:
         self.log = RunLog(self.rundir)
 
     def state(self) -> dict:
-        return {"step": self.step, "model": self.model.state_dict(),
-                "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
-                "schedule": self.schedule.state_dict(), "rng": torch.get_rng_state(),
-                "config": asdict(self.cfg)}
+        state = {"step": self.step, "model": self.model.state_dict(),
+                 "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
+                 "schedule": self.schedule.state_dict(), "rng": torch.get_rng_state(),
+                 "config": asdict(self.cfg)}
+        if self.disc is not None:
+            state.update(disc=self.disc.state_dict(), disc_opt=self.disc_opt.state_dict())
+        return state
+
+    def _gan_terms(self, x: torch.Tensor, x_hat: torch.Tensor, latent: torch.Tensor,
+                   lr: float) -> tuple[torch.Tensor, dict[str, float]]:
+        """One D step on (x, detached x_hat), then G's adversarial + feature-matching loss."""
+        assert self.disc is not None
+        latent = latent.detach()
+        for group in self.disc_opt.param_groups:
+            group["lr"] = lr
+        b = x.shape[0]
+        outs = self.disc(torch.cat([x, x_hat.detach()]), torch.cat([latent, latent]))
+        d_loss = torch.stack([F.softplus(-o[:b]).mean() + F.softplus(o[b:]).mean()
+                              for o, _ in outs]).mean()
+        self.disc_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.disc_opt.step()
+        self.disc.requires_grad_(False)
+        try:
+            fake = self.disc(x_hat, latent)
+            with torch.no_grad():
+                real = self.disc(x, latent)
+        finally:
+            self.disc.requires_grad_(True)
+        g_loss = torch.stack([F.softplus(-o).mean() for o, _ in fake]).mean()
+        fm = feature_matching(real, fake)
+        return self.cfg.gan_weight * g_loss + fm, {"d_loss": float(d_loss.detach()),
+                                                   "g_loss": float(g_loss.detach())}
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
@@ -116,6 +169,7 @@ class VideoTrainer:
         self.model.train()
         ref = torch.round(clips[:, 0] * 255) / 255
         rd, bpp_sum, mse_sum, flow_loss = 0.0, 0.0, 0.0, torch.zeros(())
+        gan_rows: list[dict[str, float]] = []
         n_p = clips.shape[1] - 1
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             for t in range(1, clips.shape[1]):
@@ -125,6 +179,10 @@ class VideoTrainer:
                 b, _, h, w = x.shape
                 bpp = bits_per_pixel(out["likelihoods"], b * h * w)
                 rd = rd + lmbda * 255**2 * mse + bpp
+                if self.disc is not None:
+                    adv, row = self._gan_terms(x, out["x_hat"].float(), out["y_hat"].float(), lr)
+                    rd = rd + adv
+                    gan_rows.append(row)
                 bpp_sum += float(bpp.detach())
                 mse_sum += float(mse.detach())
                 gt = flows[:, t - 1]
@@ -145,7 +203,8 @@ class VideoTrainer:
         self.aux_opt.step()
         self.step += 1
         mse = mse_sum / n_p
-        return {"loss": float(loss.detach()), "bpp": bpp_sum / n_p, "mse": mse,
+        gan = {k: float(np.mean([r[k] for r in gan_rows])) for k in gan_rows[0]} if gan_rows else {}
+        return {**gan, "loss": float(loss.detach()), "bpp": bpp_sum / n_p, "mse": mse,
                 "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
                 "flow_l1": float(flow_loss.detach()) / n_p,
                 "level": level, "aux": float(aux.detach()), "lr": lr}

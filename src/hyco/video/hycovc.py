@@ -231,9 +231,10 @@ class HyCoVC(nn.Module):
         y_hat = self.gaussian.quantize(y, mu, noise=True)
         lik["y"] = self.gaussian.likelihood(y_hat, sigma, mu)
         lik["z"] = self.density.likelihood(z_hat)
-        feats = self.dec(y_hat * self._gains(self.inv_gain))
+        latent = y_hat * self._gains(self.inv_gain)
+        feats = self.dec(latent)
         x_hat = base + self.gen(torch.cat([feats, ctx], 1))
-        out.update(x_hat=x_hat[..., :h, :w], likelihoods=lik)
+        out.update(x_hat=x_hat[..., :h, :w], likelihoods=lik, y_hat=latent)
         return out
 
     def _context_float(self, ref: Tensor, base: Tensor, flow_hat: Tensor | None) -> Tensor:
