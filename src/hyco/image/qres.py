@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -446,12 +447,14 @@ class HierarchicalVAE(ImageCodec):
         if layers is None:
             self.check_payload(payload)
             layers = n
-        elif isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= n:
+        elif (isinstance(layers, bool) or not isinstance(layers, numbers.Integral)
+              or not 1 <= layers <= n):
             raise HycoError(f"layers must be from 1 to {n} ({self.name} has {n} latent "
                             f"layers), not {layers}")
         elif not layers <= len(payload.streams) <= n:
             raise CorruptStream(f"corrupt file: {len(payload.streams)} streams, "
                                 f"decoding {layers} of {self.name}'s {n} needs {layers}..{n}")
+        layers = int(layers)
         code = self._rate_code(payload.params)
         h, w = payload.size
         hp, wp = -(-h // self.stride), -(-w // self.stride)
@@ -497,7 +500,8 @@ class LambdaConditionedVAE(HierarchicalVAE):
 
     def draw_rate(self, rng: np.random.Generator, batch: int) -> Tensor:
         """Draw log-uniform lambdas for the next training batch (QARV's scheme); returns
-        their hyco-convention lambdas, one per image, for the trainer's loss."""
+        their hyco-convention lambdas, one per image, for the trainer's loss. Call it before
+        the forward pass: that pass consumes them (later passes use ``lmbda`` again)."""
         log2 = rng.uniform(*LOG2_LMBDA, size=batch)
         self._drawn = torch.from_numpy(log2).float()
         return torch.tensor([hyco_lambda(2.0**v) for v in log2], dtype=torch.float32)

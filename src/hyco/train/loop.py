@@ -139,7 +139,8 @@ class Trainer:
         main, aux, aux_names = _split_params(self.model)
         self.main_params, self.aux_params = main, aux
         self.opt = torch.optim.Adam(main, lr=config.lr)
-        self.aux_opt = torch.optim.Adam(aux, lr=config.aux_lr)
+        # models without a factorized density (the hierarchical VAEs) have no aux loss
+        self.aux_opt = torch.optim.Adam(aux, lr=config.aux_lr) if aux else None
         self.data = CropDataset(config.data, config.crop, config.seed)
         self.total_steps = self._total_steps()
         milestones = config.milestones or [int(self.total_steps * f) for f in (0.8, 0.95)]
@@ -172,7 +173,7 @@ class Trainer:
             "step": self.step,
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
-            "aux_opt": self.aux_opt.state_dict(),
+            "aux_opt": self.aux_opt.state_dict() if self.aux_opt is not None else {},
             "schedule": self.schedule.state_dict(),
             "rng": torch.get_rng_state(),
             "config": asdict(self.cfg),
@@ -181,7 +182,8 @@ class Trainer:
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
-        self.aux_opt.load_state_dict(state["aux_opt"])
+        if self.aux_opt is not None:
+            self.aux_opt.load_state_dict(state["aux_opt"])
         sched = state["schedule"]
         if self.cfg.milestones:  # a resumed run may be given new milestones
             sched["milestones"] = list(self.cfg.milestones)
@@ -226,9 +228,10 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.main_params, cfg.clip)
         self.opt.step()
         aux = self.model.aux_loss()
-        self.aux_opt.zero_grad(set_to_none=True)
-        aux.backward()
-        self.aux_opt.step()
+        if self.aux_opt is not None:
+            self.aux_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            self.aux_opt.step()
         self.step += 1
         losses = {k: v.detach() for k, v in losses.items()}
         mse = float(losses["mse"])
