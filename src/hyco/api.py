@@ -88,7 +88,7 @@ def _decompress(codec: ImageCodec, payload, layers: int | None):
 
 def decompress_with(codec: ImageCodec, data: bytes, layers: int | None = None) -> np.ndarray:
     """Decode .hyco bytes with a model in hand (digest checked); HxWx3 uint8 RGB."""
-    header, payload = container.unpack(data)
+    header, payload = container.unpack(data, prefix=layers is not None)
     _check_model(codec, header)
     return tensor_to_array(_decompress(codec, payload, layers))
 
@@ -105,9 +105,10 @@ def decode(data: bytes, weights: str | Path | None = None,
     """Decode .hyco bytes, with the header and the raw RGB reconstruction.
 
     ``layers=K``: progressive decoding of a hierarchical model (``qres-vae``, ``qarv``) from
-    its first K latent streams, the coarse-to-fine prefix of the file's streams.
+    its first K latent streams; ``data`` may then be just a prefix of the file that holds
+    them (the streams are stored coarse to fine).
     """
-    header, payload = container.unpack(data)
+    header, payload = container.unpack(data, prefix=layers is not None)
     if header.codec not in zoo.MODELS:
         raise ModelMismatch(f"file was made with codec {header.codec!r}, unknown to this hyco")
     try:

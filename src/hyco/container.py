@@ -100,8 +100,13 @@ class _Reader:
         return raw.decode()
 
 
-def unpack(data: bytes) -> tuple[Header, Payload]:
-    """Parse and verify a .hyco file (bytes); raises CorruptStream with one line."""
+def unpack(data: bytes, prefix: bool = False) -> tuple[Header, Payload]:
+    """Parse and verify a .hyco file (bytes); raises CorruptStream with one line.
+
+    ``prefix=True`` also accepts a file cut short, for progressive decoding: its header must
+    be whole, and the streams that are complete come back (unverified: the checksum is at
+    the end). A whole file is verified as always.
+    """
     data = bytes(data)
     if not data:
         raise CorruptStream("empty file, not a .hyco file")
@@ -130,15 +135,18 @@ def unpack(data: bytes) -> tuple[Header, Payload]:
         raise CorruptStream(f"corrupt .hyco header: {n_streams} streams")
     lengths = r.unpack(f"<{n_streams}I")
     expected = r.pos + sum(lengths) + 4
-    if len(data) < expected:
+    if len(data) < expected and not prefix:
         raise CorruptStream(f"truncated .hyco file: {len(data)} of {expected} bytes")
     if len(data) > expected:
         raise CorruptStream(f"corrupt .hyco file: {len(data) - expected} bytes of trailing data")
-    (crc,) = struct.unpack("<I", data[-4:])
-    if zlib.crc32(data[:-4]) != crc:
-        raise CorruptStream("corrupt .hyco file: checksum mismatch")
+    if len(data) == expected:
+        (crc,) = struct.unpack("<I", data[-4:])
+        if zlib.crc32(data[:-4]) != crc:
+            raise CorruptStream("corrupt .hyco file: checksum mismatch")
     streams = []
     for n in lengths:
+        if r.pos + n > len(data):  # a prefix: the complete streams only
+            break
         streams.append(r.take(n))
     header = Header(codec=codec, quality=quality, digest=digest, channels=channels)
     return header, Payload(streams=tuple(streams), size=(height, width), params=tuple(params))

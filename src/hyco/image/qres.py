@@ -452,8 +452,8 @@ class HierarchicalVAE(ImageCodec):
             raise HycoError(f"layers must be from 1 to {n} ({self.name} has {n} latent "
                             f"layers), not {layers}")
         elif not layers <= len(payload.streams) <= n:
-            raise CorruptStream(f"corrupt file: {len(payload.streams)} streams, "
-                                f"decoding {layers} of {self.name}'s {n} needs {layers}..{n}")
+            raise CorruptStream(f"corrupt or cut file: {len(payload.streams)} complete streams "
+                                f"of {self.name}'s {n}, decoding {layers} layers needs {layers}")
         layers = int(layers)
         code = self._rate_code(payload.params)
         h, w = payload.size
