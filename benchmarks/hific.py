@@ -9,7 +9,7 @@ of gradient-magnitude histograms, 0 = same statistics), which need no pretrained
 Also written: side-by-side crops (original | MSE | HiFiC, 2x nearest) and the mean radially
 averaged power spectra of originals and both reconstructions.
 
-    python benchmarks/hific.py /work/shared/data --hific cache/hific-low.safetensors \\
+    python benchmarks/hific.py /work/shared/data/kodak --hific cache/hific-low.safetensors \\
         --mse-model mean-scale-vr --mse-weights recipes/state/mean-scale-vr.safetensors \\
         --out cache/eval/hific --threads 2
 

@@ -26,8 +26,13 @@ import torch
 from torch import Tensor, nn
 
 from hyco.image.hyperprior import MeanScaleHyperprior
+from hyco.nn.derived import Derived
+from hyco.nn.exact import exact_forward
+from hyco.nn.exact_convs import quantize_all
+from hyco.nn.exact_layers import clamp, from_fixed, to_fixed
 from hyco.nn.norm import ChannelNorm2d
 from hyco.nn.residual import ResidualBlock
+from hyco.payload import Payload
 
 _STAGES = 4  # E downsamples and G upsamples by 2**4 = 16
 
@@ -67,10 +72,31 @@ class Generator(nn.Module):
             c = out
         tail.append(nn.Conv2d(c, 3, 7, padding=3))
         self.tail = nn.Sequential(*tail)
+        self._convs: Derived[dict] = Derived(quantize_all)
 
     def forward(self, y: Tensor) -> Tensor:
         h = self.head(y)
         return self.tail(h + self.trunk(h))
+
+    def exact(self, y: Tensor) -> Tensor:
+        """The same network in integer arithmetic (:mod:`hyco.nn.exact_convs`), on the CPU:
+        the reconstruction is then identical on every machine and thread count, which float
+        convolutions at 1/16 resolution are not (their summation order varies)."""
+        convs = self._convs.get(self)
+        a = convs["head.1"](self.head[0].exact(to_fixed(y)))
+        h = self.head[2].exact(a)
+        a = h
+        for i, block in enumerate(self.trunk):
+            a = block.exact(a, convs, f"trunk.{i}")
+        a = clamp(h + a)
+        for i, layer in enumerate(self.tail):
+            if isinstance(layer, ChannelNorm2d):
+                a = layer.exact(a)
+            elif isinstance(layer, nn.ReLU):
+                a = a.clamp_min(0)
+            else:
+                a = convs[f"tail.{i}"](a)
+        return from_fixed(a)
 
 
 def _round_through(y: Tensor, means: Tensor) -> Tensor:
@@ -100,11 +126,12 @@ class HiFiC(MeanScaleHyperprior):
         z = self.h_a(y).float()
         z_hat = self.density.quantize(z, noise=self.training)
         scales, means, _ = self.gaussian_parameters(z_hat)
-        if not self.training:  # exactly what compress() codes
+        if not self.training:  # exactly what compress() codes and decompress() decodes
             y_hat = self.gaussian.quantize(y, means, noise=False)
             likelihoods = {"y": self.gaussian.likelihood(y_hat, scales, means),
                            "z": self.density.likelihood(z_hat)}
-            return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods, "y_hat": y_hat}
+            return {"x_hat": self.g_s.exact(y_hat).to(x.device), "likelihoods": likelihoods,
+                    "y_hat": y_hat}
         y_noisy = self.gaussian.quantize(y, means, noise=True)
         y_hat = _round_through(y, means)
         likelihoods = {"y": self.gaussian.likelihood(y_noisy, scales, means),
@@ -115,6 +142,14 @@ class HiFiC(MeanScaleHyperprior):
                 "z": self.density.likelihood(self.density.quantize(z.detach(), noise=False))}
         return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods,
                 "q_likelihoods": q_likelihoods, "y_hat": y_hat}
+
+
+    def _decompress(self, payload: Payload) -> Tensor:
+        z_hat = self.density.decompress(payload.streams[0],
+                                        self.latent_shape(payload.size, self.n, 64))
+        scales_fixed, means = self._split_fixed(exact_forward(self._program.get(self.h_s), z_hat))
+        y_hat = self.gaussian.decompress(payload.streams[1], scales_fixed, means)
+        return self.g_s.exact(y_hat).to(self.device)
 
 
 class HiFiCPaper(HiFiC):

@@ -12,6 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from hyco.nn.exact_layers import FRAC_BITS, ONE, clamp, div_round, isqrt
+
+_EXTRA_BITS = 5  # extra precision of the exact standard deviation (var << 10 < 2**62)
+
 
 class ChannelNorm2d(nn.Module):
     """y = (x - mean_c(x)) / sqrt(var_c(x) + eps) * gamma + beta, per pixel.
@@ -34,3 +38,15 @@ class ChannelNorm2d(nn.Module):
         mean = x.mean(dim=1, keepdim=True)
         var = x.var(dim=1, keepdim=True, unbiased=True)
         return (x - mean) * torch.rsqrt(var + self.eps) * self.gamma + self.beta
+
+    def exact(self, a: Tensor) -> Tensor:
+        """The same function on int64 fixed point (:mod:`hyco.nn.exact_layers`), in integer
+        arithmetic only: identical on every machine and thread count."""
+        c = a.shape[1]
+        d = a - div_round(a.sum(1, keepdim=True), c)
+        var = div_round((d * d).sum(1, keepdim=True), c - 1) + round(self.eps * ONE * ONE)
+        std = isqrt(var << (2 * _EXTRA_BITS))  # units 2**-(FRAC_BITS + _EXTRA_BITS)
+        normed = div_round(d << (FRAC_BITS + _EXTRA_BITS), std)
+        gamma = torch.round(self.gamma.detach().cpu().double() * ONE).to(torch.int64)
+        beta = torch.round(self.beta.detach().cpu().double() * ONE).to(torch.int64)
+        return clamp(div_round(normed * gamma, ONE) + beta)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from hyco.nn.exact_convs import ExactConv
+from hyco.nn.exact_layers import clamp
 from hyco.nn.norm import ChannelNorm2d
 
 
@@ -24,3 +26,11 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
+
+    def exact(self, a: Tensor, convs: dict[str, ExactConv], prefix: str) -> Tensor:
+        """Integer-exact twin on int64 fixed point; ``convs`` holds the quantised convs by
+        name (:func:`hyco.nn.exact_convs.quantize_all` of an enclosing module)."""
+        t = convs[f"{prefix}.body.0"](a)
+        t = self.body[1].exact(t).clamp_min(0)
+        t = self.body[4].exact(convs[f"{prefix}.body.3"](t))
+        return clamp(a + t)

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm import tqdm
 
 from hyco import zoo
 from hyco.errors import HycoError
@@ -103,6 +104,9 @@ class GANTrainer(HiFiCTrainer):
         super().__init__(config, resume=resume)
         if self.world > 1:
             raise HycoError("stage gan trains in one process (no DDP for the discriminator)")
+        if not config.init and not resume and self.rank == 0:
+            tqdm.write("note: stage gan from random weights; the paper warm-starts it from "
+                       "stage rd (--init STAGE1.safetensors)")
         with torch.random.fork_rng(devices=[]):  # D's init leaves the run's RNG alone
             torch.manual_seed(config.seed)
             self.disc = MultiScaleDiscriminator(self.model.m, D_SCALES).to(self.device)
