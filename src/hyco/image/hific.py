@@ -13,6 +13,13 @@ hyper width 320, 9 residual blocks); ``hific`` is a small configuration that tra
 CPU (base 16, 256-channel trunk of 4 blocks, latent 128, hyper width 128). The regimes
 ``low``/``med``/``high`` are rate targets used by training, not architectures.
 
+At inference (eval ``forward`` and ``decompress``) G runs in integer arithmetic
+(:meth:`Generator.exact`): float convolutions at 1/16 resolution change their summation
+order with the thread count and moved decoded pixels by one level in measurements here; the
+integer twin makes the reconstruction identical on every machine and thread count, at about
+4x the float decoding time. Training uses the float G, which computes the same function up
+to fixed-point rounding.
+
 Training (``self.training``) uses *mixed* quantisation as HiFiC does: the rate is the
 likelihood of ``y`` plus uniform noise, while G sees ``y`` rounded around the predicted
 means (straight-through gradient), i.e. exactly the kind of input it gets when decoding.
