@@ -134,7 +134,8 @@ def test_eval_sweeps_named_qualities(tmp_path):
 
 
 def test_decoding_is_identical_across_thread_counts(tmp_path):
-    """Encoded with 1 thread here, decoded in a subprocess with 2: the same image."""
+    """Encoded with 1 thread here, decoded in a subprocess with 2: the same image (both
+    likelihoods: Gaussian and logistic mixture)."""
     import subprocess
     import sys
     import textwrap
@@ -142,19 +143,42 @@ def test_decoding_is_identical_across_thread_counts(tmp_path):
     arr = uint8_image(48, 112, seed=6)
     old = torch.get_num_threads()
     torch.set_num_threads(1)
+    local = []
     try:
-        data = hyco.compress(arr, model="hific", quality="high")
-        local = hyco.decode(data).array
+        for i, name in enumerate(["hific", "hific-mixture"]):
+            data = hyco.compress(arr, model=name, quality="high")
+            local.append(hyco.decode(data).array.tobytes())
+            (tmp_path / f"{i}.hyco").write_bytes(data)
     finally:
         torch.set_num_threads(old)
-    path = tmp_path / "x.hyco"
-    path.write_bytes(data)
     script = textwrap.dedent("""
         import sys, torch
         torch.set_num_threads(2)
         import hyco
-        sys.stdout.buffer.write(hyco.decode(open(sys.argv[1], "rb").read()).array.tobytes())
+        for path in sys.argv[1:]:
+            sys.stdout.buffer.write(hyco.decode(open(path, "rb").read()).array.tobytes())
     """)
-    res = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
-                         check=True)
-    assert res.stdout == local.tobytes()
+    res = subprocess.run([sys.executable, "-c", script, str(tmp_path / "0.hyco"),
+                          str(tmp_path / "1.hyco")], capture_output=True, check=True)
+    assert res.stdout == b"".join(local)
+
+
+def test_logistic_mixture_option_round_trips_and_trains(tmp_path):
+    model = zoo.build("hific-mixture", "med").eval()
+    assert model.h_s[-1].out_channels == 3 * 3 * model.m  # K=3 (logit, mean, scale)
+    for size in [(1, 1), (31, 50)]:
+        x = smooth_images(1, *size, seed=5)
+        ref, out, _ = _round_trip(model, x)
+        assert torch.equal(out, ref["x_hat"])
+    from hyco.train import TrainConfig
+    from hyco.train.gan import HiFiCTrainer
+
+    data = tmp_path / "d"
+    data.mkdir()
+    Image.fromarray(uint8_image(64, 64)).save(data / "a.png")
+    t = HiFiCTrainer(TrainConfig(model="hific-mixture", quality="low", data=str(data),
+                                 out=str(tmp_path / "r"), steps=1, batch_size=1, crop=64,
+                                 stage="rd"))
+    before = t.model.h_s[-1].weight.detach().clone()
+    row = t.train_step()
+    assert row["coded_bpp"] > 0 and not torch.equal(before, t.model.h_s[-1].weight)

@@ -3,12 +3,12 @@
 from hyco.image.base import ImageCodec
 from hyco.image.context import Checkerboard, JointAutoregressive
 from hyco.image.factorized import FactorizedPrior
-from hyco.image.hific import HiFiC, HiFiCPaper
+from hyco.image.hific import HiFiC, HiFiCMixture, HiFiCPaper
 from hyco.image.hyperprior import MeanScaleHyperprior, ScaleHyperprior
 from hyco.image.qres import QARV, QARVPaper, QResVAE, QResVAEPaper
 from hyco.image.variable_rate import VariableRateMeanScale
 
-__all__ = ["Checkerboard", "FactorizedPrior", "HiFiC", "HiFiCPaper", "ImageCodec",
+__all__ = ["Checkerboard", "FactorizedPrior", "HiFiC", "HiFiCMixture", "HiFiCPaper", "ImageCodec",
            "JointAutoregressive",
            "MeanScaleHyperprior", "QARV", "QARVPaper", "QResVAE", "QResVAEPaper",
            "ScaleHyperprior", "VariableRateMeanScale"]

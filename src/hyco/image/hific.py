@@ -32,12 +32,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from hyco.entropy.logistic_mixture import LogisticMixtureConditional
 from hyco.image.hyperprior import MeanScaleHyperprior
+from hyco.image.transforms import hyper_analysis
 from hyco.nn.derived import Derived
 from hyco.nn.exact import exact_forward
+from hyco.nn.exact import from_fixed as hyper_from_fixed
 from hyco.nn.exact_convs import quantize_all
 from hyco.nn.exact_layers import clamp, from_fixed, to_fixed
 from hyco.nn.norm import ChannelNorm2d
+from hyco.nn.ops import conv, deconv
 from hyco.nn.residual import ResidualBlock
 from hyco.payload import Payload
 
@@ -165,3 +169,70 @@ class HiFiCPaper(HiFiC):
     name = "hific-paper"
     base = 60
     blocks = 9
+
+
+def mixture_synthesis(n: int, m: int, k: int) -> nn.Sequential:
+    """z -> K (weight logit, mean, scale) per latent element: 3 K m channels (the mean-scale
+    hyper-synthesis with a wider last layer)."""
+    return nn.Sequential(deconv(n, m), nn.LeakyReLU(), deconv(m, m * 3 // 2), nn.LeakyReLU(),
+                         conv(m * 3 // 2, 3 * k * m, 3, 1))
+
+
+class HiFiCMixture(HiFiC):
+    """HiFiC with the discretised logistic mixture likelihood (``hific-mixture``): K = 3
+    logistics per latent element instead of one Gaussian, tables built exactly from the
+    fixed-point hyper output (:mod:`hyco.entropy.logistic_mixture`). Latents are rounded
+    to integers (a mixture has no single mean to round around)."""
+
+    name = "hific-mixture"
+    components = 3
+
+    def __init__(self, n: int = 128, m: int = 128, base: int | None = None,
+                 blocks: int | None = None):
+        super().__init__(n, m, base, blocks)
+        self.mixture = LogisticMixtureConditional(self.components)
+
+    def _hyper_transforms(self, n: int, m: int) -> tuple[nn.Sequential, nn.Sequential]:
+        return hyper_analysis(n, m, nn.LeakyReLU), mixture_synthesis(n, m, self.components)
+
+    def mixture_parameters(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(float parameters, fixed-point parameters at inference) from z_hat."""
+        if self.training:
+            return self.h_s(z_hat).float(), None
+        fixed = exact_forward(self._program.get(self.h_s), z_hat)
+        return hyper_from_fixed(fixed).to(z_hat.device), fixed
+
+    def _forward(self, x: Tensor) -> dict:
+        y = self.g_a(x).float()
+        z = self.h_a(y).float()
+        z_hat = self.density.quantize(z, noise=self.training)
+        params, _ = self.mixture_parameters(z_hat)
+        if not self.training:
+            y_hat = self.mixture.quantize(y, noise=False)
+            likelihoods = {"y": self.mixture.likelihood(y_hat, params),
+                           "z": self.density.likelihood(z_hat)}
+            return {"x_hat": self.g_s.exact(y_hat).to(x.device), "likelihoods": likelihoods,
+                    "y_hat": y_hat}
+        y_hat = y + (torch.round(y) - y).detach()  # straight-through rounding for G
+        likelihoods = {"y": self.mixture.likelihood(self.mixture.quantize(y, noise=True), params),
+                       "z": self.density.likelihood(z_hat)}
+        with torch.no_grad():
+            q_likelihoods = {
+                "y": self.mixture.likelihood(y_hat.detach(), params.detach()),
+                "z": self.density.likelihood(self.density.quantize(z.detach(), noise=False))}
+        return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods,
+                "q_likelihoods": q_likelihoods, "y_hat": y_hat}
+
+    def _compress(self, x: Tensor) -> list[bytes]:
+        y = self.g_a(x)
+        z_data, z_hat = self.density.compress(self.h_a(y))
+        fixed = exact_forward(self._program.get(self.h_s), z_hat)
+        y_data, _ = self.mixture.compress(y, fixed)
+        return [z_data, y_data]
+
+    def _decompress(self, payload: Payload) -> Tensor:
+        z_hat = self.density.decompress(payload.streams[0],
+                                        self.latent_shape(payload.size, self.n, 64))
+        fixed = exact_forward(self._program.get(self.h_s), z_hat)
+        y_hat = self.mixture.decompress(payload.streams[1], fixed)
+        return self.g_s.exact(y_hat).to(self.device)
