@@ -12,12 +12,14 @@ Two sizes: ``hific-paper`` is the paper's (base width 60, so 60..960 channels, l
 hyper width 320, 9 residual blocks); ``hific`` is a small configuration that trains on a
 CPU (base 16, 256-channel trunk of 4 blocks, latent 128, hyper width 128). The regimes
 ``low``/``med``/``high`` are rate targets used by training, not architectures.
+``hific-mixture`` (:class:`HiFiCMixture`) is the small one with the discretised logistic
+mixture likelihood instead of the Gaussian (:mod:`hyco.entropy.logistic_mixture`).
 
 At inference (eval ``forward`` and ``decompress``) G runs in integer arithmetic
 (:meth:`Generator.exact`): float convolutions at 1/16 resolution change their summation
 order with the thread count and moved decoded pixels by one level in measurements here; the
 integer twin makes the reconstruction identical on every machine and thread count, at about
-4x the float decoding time. Training uses the float G, which computes the same function up
+3-4x the float generator's time. Training uses the float G, which computes the same function up
 to fixed-point rounding.
 
 Training (``self.training``) uses *mixed* quantisation as HiFiC does: the rate is the
