@@ -79,3 +79,18 @@ def test_training_likelihood_is_a_distribution():
     v = torch.arange(-200, 201).float().view(-1, 1, 1, 1)
     total = sum(lm.likelihood(x.expand(1, M, 2, 3), params) for x in v)
     assert torch.allclose(total, torch.ones_like(total), atol=1e-3)
+
+
+def test_escapes_from_windows_that_exclude_zero():
+    """Windows far from 0 (here 35..45 and -45..-35): values escaping on either side of
+    them, with either sign, still come back exactly."""
+    params = _params(2, 2)
+    logits, means, scales = split_parameters(params, K)
+    means[:, :, :4] = 40 * 1024
+    means[:, :, 4:] = -40 * 1024
+    scales[:] = 512  # 0.5: windows of about 11 values
+    y = torch.tensor([2.0, 100.0, -7.0, 41.0, -2.0, 7.0, -100.0, -40.0]).view(1, 8, 1, 1)
+    y = y.expand(1, M, 2, 2).contiguous()
+    lm = LogisticMixtureConditional(K)
+    data, y_hat = lm.compress(y, params)
+    assert torch.equal(lm.decompress(data, params), y_hat)

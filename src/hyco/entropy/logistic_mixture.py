@@ -178,10 +178,10 @@ class LogisticMixtureConditional(nn.Module):
         coder = constriction.stream.stack.AnsCoder()
         for width, idx in reversed(chunks):  # a stack: the decoder pops the first chunk first
             rows = _rows(lo[idx], size[idx], width, logits[idx], means[idx], scales[idx])
-            entry = symbols[idx] - lo[idx]
+            entry = symbols[idx] - lo[idx]  # window-relative: 0 is always inside it
             escaped = (entry < 0) | (entry >= size[idx])
             if escaped.any():
-                _push_escapes(coder, symbols[idx][escaped], -lo[idx][escaped],
+                _push_escapes(coder, entry[escaped], np.zeros(int(escaped.sum()), np.int64),
                               size[idx][escaped])
             entry = np.where(escaped, size[idx], entry).astype(np.int32)
             coder.encode_reverse(entry, family, rows.astype(np.float64))
@@ -199,11 +199,11 @@ class LogisticMixtureConditional(nn.Module):
             for width, idx in chunks:
                 rows = _rows(lo[idx], size[idx], width, logits[idx], means[idx], scales[idx])
                 entry = coder.decode(family, rows.astype(np.float64)).astype(np.int64)
-                values = lo[idx] + entry
                 escaped = entry == size[idx]
                 if escaped.any():
-                    values[escaped] = _pop_escapes(coder, -lo[idx][escaped], size[idx][escaped])
-                symbols[idx] = values
+                    entry[escaped] = _pop_escapes(coder, np.zeros(int(escaped.sum()), np.int64),
+                                                  size[idx][escaped])
+                symbols[idx] = lo[idx] + entry
         except (ValueError, RuntimeError, OverflowError) as exc:
             raise CorruptStream(f"corrupt stream: {exc}") from None
         if not coder.is_empty():

@@ -93,7 +93,7 @@ class HiFiCTrainer(Trainer):
         from PIL import Image
 
         Image.fromarray(arr).save(folder / f"step{step:07d}.png")
-        self.log.image("train/original|reconstruction", step, arr)
+        self.log.image("train/original_reconstruction", step, arr)
 
 
 class GANTrainer(HiFiCTrainer):

@@ -18,9 +18,9 @@ layers. Those weights cannot be downloaded here, so:
       lin3.weight (1, 256, 1, 1)  lin4.weight (1, 256, 1, 1)
 
   (from the ``lpips`` package: its ``linK.model.1.weight`` renamed to ``linK.weight``, with
-  torchvision's AlexNet ``features.*`` as they are; ``benchmarks``-free conversion is three
-  lines of ``safetensors.torch.save_file``). Inputs are mapped to [-1, 1] and through
-  LPIPS's fixed scaling layer, as the reference does.
+  torchvision's AlexNet ``features.*`` as they are, written with
+  ``safetensors.torch.save_file``). Inputs are mapped to [-1, 1] and through LPIPS's fixed
+  scaling layer, as the reference does.
 
 * Without a file, d_P = (1 - MS-SSIM) + feature matching: the mean L1 distance between the
   discriminator's intermediate features of the reconstruction and of the original, over
