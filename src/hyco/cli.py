@@ -150,7 +150,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             for q in s.qualities:
                 n, m = s.sizes[q]
                 trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
-                print(f"{name:<12} {q:<8} {n:>4} {m:>4} {'regime':>8}  {trained}")
+                target = zoo.REGIMES.get(q)  # the rate training steers the regime to
+                rate = f"{target:.2f}bpp" if target is not None else "regime"
+                print(f"{name:<12} {q:<8} {n:>4} {m:>4} {rate:>8}  {trained}")
             continue
         for q in s.qualities:
             n, m = s.sizes[q]
