@@ -11,6 +11,9 @@
 # (format: src/hyco/train/perceptual.py), otherwise the weight-free substitute is used.
 #
 # Each stage resumes exactly from its run folder (checkpoint.pt); a finished stage is skipped.
+# Stage 1's weights go to recipes/state/hific-REGIME-rd.safetensors (fp16, to commit): stage 2
+# starts from exactly that file, so it can run in a later session; when the file exists and
+# stage 1's run folder does not, stage 1 is taken as done.
 #   bash recipes/hific.sh [RD_STEPS] [GAN_STEPS] [THREADS]
 # Result: cache/hific-low.safetensors (fp16); to ship it: cp it to src/hyco/weights/.
 set -euo pipefail
@@ -21,7 +24,7 @@ THREADS=${3:-2}
 REGIME=${REGIME:-low}
 RD=${RD_RUNDIR:-cache/runs/hific-$REGIME-rd}
 GAN=${GAN_RUNDIR:-cache/runs/hific-$REGIME-gan}
-STAGE1=$RD/hific-$REGIME-rd.safetensors
+STAGE1=recipes/state/hific-$REGIME-rd.safetensors
 lpips=()
 [[ -n "${LPIPS:-}" ]] && lpips=(--lpips "$LPIPS")
 [[ -d cache/corpus ]] || python recipes/build_corpus.py --out cache/corpus
@@ -38,8 +41,12 @@ run_stage() {  # run_stage RUNDIR STEPS ARGS...: fresh, resumed, or already done
   fi
 }
 
-run_stage "$RD" "$RD_STEPS" --stage rd "${common[@]}" "${lpips[@]}"
-hyco export "$RD" -o "$STAGE1"  # full precision: stage 2 starts from exactly these weights
+if [[ -f "$STAGE1" && ! -f "$RD/checkpoint.pt" ]]; then
+  echo "stage 1: done in an earlier session ($STAGE1)"
+else
+  run_stage "$RD" "$RD_STEPS" --stage rd "${common[@]}" "${lpips[@]}"
+  hyco export "$RD" -o "$STAGE1" --half  # stage 2 starts from exactly these weights
+fi
 run_stage "$GAN" "$GAN_STEPS" --stage gan --init "$STAGE1" "${common[@]}" "${lpips[@]}"
 hyco export "$GAN" -o "cache/hific-$REGIME.safetensors" --half
 echo "stage 2 weights: cache/hific-$REGIME.safetensors (reconstructions: $GAN/val, $GAN/train_recons)"
