@@ -55,10 +55,12 @@ from hyco.nn.exact_layers import (
     HardGELU,
     PatchUp,
     clamp,
+    div_round,
     from_fixed,
+    mul_fixed,
     to_fixed,
 )
-from hyco.nn.rate_embedding import LogLambdaEmbedding, lmbda_code
+from hyco.nn.rate_embedding import LogLambdaEmbedding, RateGain, lmbda_code
 from hyco.payload import Payload
 
 IM_SHIFT, IM_SCALE = -0.4546259594901961, 3.67572653978347  # lossy-vae's input whitening
@@ -163,6 +165,10 @@ def bottleneck(cin: int, hidden: int, cout: int, kernel: int) -> ExactSequential
         ExactConv2d(hidden, cout, 1)))
 
 
+# (block, fixed features, fixed mean, fixed log-scale, fixed gain or None) -> int64 symbols
+SymbolFn = Callable[["LatentBlock", Tensor, Tensor, Tensor, "Tensor | None"], Tensor]
+
+
 class LatentBlock(nn.Module):
     """Prior p(z_i | z_<i) and the fusion of z_i; its posterior lives with the encoder."""
 
@@ -182,25 +188,40 @@ class LatentBlock(nn.Module):
         else:
             self.prior = _zero_bias(ExactSequential(ExactConv2d(w, 2 * z, 1)))
             self.z_proj = _zero_bias(ExactSequential(ExactConv2d(z, w, 1)))
+        # lambda-conditioned models: the latent's quantisation step follows lambda
+        self.gain = RateGain(z, *LOG2_LMBDA) if layout.embed_dim else None
 
-    def forward(self, h: Tensor, enc: Tensor, emb: Tensor | None,
-                posterior: nn.Module) -> tuple[Tensor, Tensor]:
-        """Training: z = posterior mean + uniform noise; returns features and likelihoods."""
+    def forward(self, h: Tensor, enc: Tensor, emb: Tensor | None, posterior: nn.Module,
+                basis: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Training: z = posterior mean + uniform noise; returns features and likelihoods.
+        ``basis`` is the lambda hat basis (lambda-conditioned models)."""
         h = self.front(h, emb)
         mean, log_scale = self.prior(h).float().chunk(2, dim=1)
         q = posterior(h, enc, emb).float()
+        if self.gain is not None:  # code g * z on the integer grid
+            g, log_g = self.gain(basis)
+            q, mean, log_scale = q * g, mean * g, log_scale + log_g
         z = q + torch.empty_like(q).uniform_(-0.5, 0.5)
         lik = _GAUSSIAN.likelihood(z, bounded_scales(log_scale), mean)
+        if self.gain is not None:
+            z = z / g
         h = h + self.z_proj(z.to(h.dtype))
         return self.end(h, emb), lik
 
-    def exact(self, a: Tensor, emb: Tensor | None,
-              symbols: Callable[[LatentBlock, Tensor, Tensor, Tensor], Tensor]) -> Tensor:
-        """Inference in fixed point; ``symbols(block, a, mean, log_scale)`` gives round(z - mean)
-        (from the posterior when encoding, from the stream when decoding)."""
+    def exact(self, a: Tensor, emb: Tensor | None, symbols: SymbolFn,
+              basis: Tensor | None = None) -> Tensor:
+        """Inference in fixed point; ``symbols(block, a, mean, log_scale, gain)`` gives
+        round(g * z - mean) (from the posterior when encoding, from the stream when
+        decoding), mean and log-scale being those of the gained latent."""
         a = self.front.exact(a, emb)
         mean, log_scale = self.prior.exact(a).chunk(2, dim=1)
-        z = clamp(symbols(self, a, mean, log_scale) * ONE + mean)
+        g = None
+        if self.gain is not None:
+            g, log_g = self.gain.exact(basis)
+            mean, log_scale = mul_fixed(mean, g), log_scale + log_g
+        z = clamp(symbols(self, a, mean, log_scale, g) * ONE + mean)
+        if g is not None:
+            z = clamp(div_round(z * ONE, g))
         a = clamp(a + self.z_proj.exact(z))
         return self.end.exact(a, emb)
 
@@ -296,7 +317,6 @@ class TopDown(nn.Module):
 
 
 # -- the codec ---------------------------------------------------------------------------------
-SymbolFn = Callable[[LatentBlock, Tensor, Tensor, Tensor], Tensor]
 
 
 class HierarchicalVAE(ImageCodec):
@@ -340,11 +360,12 @@ class HierarchicalVAE(ImageCodec):
         if not self.training:
             return self._forward_exact(x)
         b = x.shape[0]
-        emb = None
+        emb = basis = None
         if self.embedding is not None:
             log2 = self._drawn if self._drawn is not None and self._drawn.numel() == b \
                 else torch.full((b,), self._code / ONE)
             self._drawn = None
+            basis = self.embedding.basis(log2.to(x.device))
             emb = self.embedding(log2.to(x.device))
         feats = self.encoder(self._whiten(x), emb)
         h = self.decoder.bias.expand(b, -1, *feats[0].shape[-2:])
@@ -352,26 +373,29 @@ class HierarchicalVAE(ImageCodec):
         for step in self.decoder.steps:
             if isinstance(step, LatentBlock):
                 h, likelihoods[f"z{step.index + 1}"] = step(
-                    h, feats[step.stage], emb, self.posteriors[step.index])
+                    h, feats[step.stage], emb, self.posteriors[step.index], basis)
             else:
                 h = step(h, emb)
         return {"x_hat": h.float() * 0.5 + 0.5, "likelihoods": likelihoods}
 
     # -- exact path (eval forward, compress, decompress) -------------------------------------
-    def _embeddings(self, code: int | None, batch: int) -> tuple[Tensor | None, Tensor | None]:
-        """Fixed-point embedding and its float value (for the float parts), or Nones."""
+    def _rate_inputs(self, code: int | None,
+                     batch: int) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        """Fixed-point embedding, its float value (for the float parts) and the fixed-point
+        hat basis (for the gains) of a rate code; Nones for a fixed-rate model."""
         if self.embedding is None:
-            return None, None
-        fixed = self.embedding.exact(torch.full((batch,), code, dtype=torch.int64))
-        return fixed, from_fixed(fixed).to(self.device)
+            return None, None, None
+        codes = torch.full((batch,), code, dtype=torch.int64)
+        fixed = self.embedding.exact(codes)
+        return fixed, from_fixed(fixed).to(self.device), self.embedding.basis_exact(codes)
 
-    def _top_down(self, shape: tuple[int, int, int], emb: Tensor | None,
+    def _top_down(self, shape: tuple[int, int, int], emb: Tensor | None, basis: Tensor | None,
                   symbols: SymbolFn) -> Tensor:
         """Fixed-point features after the last latent; shape is (batch, H/64, W/64)."""
         b, h, w = shape
         a = to_fixed(self.decoder.bias).expand(b, -1, h, w)
         for step in self.decoder.steps[: self.decoder.last_latent + 1]:
-            a = step.exact(a, emb, symbols) if isinstance(step, LatentBlock) \
+            a = step.exact(a, emb, symbols, basis) if isinstance(step, LatentBlock) \
                 else step.exact(a, emb)
         return a
 
@@ -388,18 +412,21 @@ class HierarchicalVAE(ImageCodec):
         ``on_layer(block, symbols, log_scale_fixed)`` sees each layer (to code it or to
         measure its likelihood).
         """
-        emb_fixed, emb = self._embeddings(self._code, x.shape[0])
+        emb_fixed, emb, basis = self._rate_inputs(self._code, x.shape[0])
         feats = self.encoder(self._whiten(x), emb)
 
-        def symbols(block: LatentBlock, a: Tensor, mean: Tensor, log_scale: Tensor) -> Tensor:
+        def symbols(block: LatentBlock, a: Tensor, mean: Tensor, log_scale: Tensor,
+                    gain: Tensor | None) -> Tensor:
             q = self.posteriors[block.index](from_fixed(a).to(self.device),
                                              feats[block.stage], emb)
-            sym = torch.round(q.detach().cpu().double() - mean.double() / ONE)
-            sym = sym.to(torch.int64)
+            q = q.detach().cpu().double()
+            if gain is not None:
+                q = q * (gain.double() / ONE)  # exact: a float32 times a dyadic number
+            sym = torch.round(q - mean.double() / ONE).to(torch.int64)
             on_layer(block, sym, mean, log_scale)
             return sym
 
-        a = self._top_down((x.shape[0], *feats[0].shape[-2:]), emb_fixed, symbols)
+        a = self._top_down((x.shape[0], *feats[0].shape[-2:]), emb_fixed, basis, symbols)
         return self._synthesise(a, emb)
 
     def _forward_exact(self, x: Tensor) -> dict:
@@ -458,16 +485,17 @@ class HierarchicalVAE(ImageCodec):
         code = self._rate_code(payload.params)
         h, w = payload.size
         hp, wp = -(-h // self.stride), -(-w // self.stride)
-        emb_fixed, emb = self._embeddings(code, 1)
+        emb_fixed, emb, basis = self._rate_inputs(code, 1)
 
-        def symbols(block: LatentBlock, a: Tensor, mean: Tensor, log_scale: Tensor) -> Tensor:
+        def symbols(block: LatentBlock, a: Tensor, mean: Tensor, log_scale: Tensor,
+                    gain: Tensor | None) -> Tensor:
             if block.index >= layers:
                 return torch.zeros_like(mean)  # z = the prior mean
             idx = table_indices(log_scale)
             return torch.from_numpy(decode(payload.streams[block.index], idx.numpy(),
                                            gaussian_tables()))
 
-        a = self._top_down((1, hp, wp), emb_fixed, symbols)
+        a = self._top_down((1, hp, wp), emb_fixed, basis, symbols)
         return self._synthesise(a, emb)[..., :h, :w]
 
 

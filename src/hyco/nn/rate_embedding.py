@@ -14,7 +14,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hyco.nn.exact_layers import ONE, ExactConv2d, ExactSequential, HardGELU, div_round
+from hyco.nn.exact_layers import (
+    ONE,
+    ExactConv2d,
+    ExactSequential,
+    HardGELU,
+    div_round,
+    to_fixed,
+)
+from hyco.nn.ops import lower_bound
+
+KNOTS = 16
 
 
 def lmbda_code(log2_lmbda: float) -> int:
@@ -25,7 +35,7 @@ def lmbda_code(log2_lmbda: float) -> int:
 class LogLambdaEmbedding(nn.Module):
     """log2(lambda) in [lo, hi] (integers) -> (B, dim, 1, 1) through hat basis and an MLP."""
 
-    def __init__(self, lo: int, hi: int, dim: int, knots: int = 16):
+    def __init__(self, lo: int, hi: int, dim: int, knots: int = KNOTS):
         super().__init__()
         self.lo, self.hi, self.knots = lo, hi, knots
         self.mlp = ExactSequential(ExactConv2d(knots, dim, 1), HardGELU(),
@@ -48,3 +58,38 @@ class LogLambdaEmbedding(nn.Module):
 
     def exact(self, codes: Tensor) -> Tensor:
         return self.mlp.exact(self.basis_exact(codes.cpu().to(torch.int64)))
+
+
+class RateGain(nn.Module):
+    """A latent's per-channel gain and log-scale offset as functions of lambda (gain units).
+
+    Rate follows the quantisation step: a gain g scales the posterior and the prior mean
+    before rounding (the decoder divides it back out), an offset shifts the prior's
+    log-scale to match. Both are linear in the hat basis, so each lambda bin owns its
+    values, learnt from its own images from the first step, and a decoder computes them
+    with integer multiply-adds. Initialised to g = sqrt(lambda / lambda_mid): the step
+    size that balances MSE against rate for a uniform quantiser.
+    """
+
+    MIN_GAIN = 1 / 64
+
+    def __init__(self, channels: int, lo: int, hi: int, knots: int = KNOTS):
+        super().__init__()
+        log2 = lo + (hi - lo) * torch.arange(knots, dtype=torch.float64) / (knots - 1)
+        g0 = torch.pow(2.0, (log2 - (lo + hi) / 2) / 2).float()
+        self.gain = nn.Parameter(g0.view(-1, 1).repeat(1, channels))
+        self.log_gain = nn.Parameter(torch.log(g0).view(-1, 1).repeat(1, channels))
+
+    def forward(self, basis: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, knots, 1, 1) float basis -> gain and log-scale offset, (B, C, 1, 1) each."""
+        b = basis.flatten(1).to(self.gain.dtype)
+        shape = (b.shape[0], -1, 1, 1)
+        gain = lower_bound(b @ self.gain, self.MIN_GAIN)
+        return gain.view(shape), (b @ self.log_gain).view(shape)
+
+    def exact(self, basis: Tensor) -> tuple[Tensor, Tensor]:
+        """The same from the fixed-point basis, in fixed point (integer matmuls)."""
+        b = basis.flatten(1)
+        shape = (b.shape[0], -1, 1, 1)
+        g = div_round(b @ to_fixed(self.gain), ONE).clamp_min(round(self.MIN_GAIN * ONE))
+        return g.view(shape), div_round(b @ to_fixed(self.log_gain), ONE).view(shape)
