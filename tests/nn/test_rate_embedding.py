@@ -29,3 +29,23 @@ def test_embedding_exact_tracks_float_and_depends_on_lambda():
     assert (out - ref).abs().max() < 2e-3 * ref.abs().max() + 4.0 / ONE
     assert not torch.allclose(out[0], out[1])
     assert torch.equal(emb.exact(codes), emb.exact(codes.flip(0)).flip(0))
+
+
+def test_rate_gain_starts_at_sqrt_lambda_and_is_exact():
+    from hyco.nn.rate_embedding import RateGain
+
+    gain = RateGain(3, 4, 11)
+    emb = LogLambdaEmbedding(4, 11, dim=8)
+    log2 = torch.tensor([4.0, 7.5, 9.25, 11.0])
+    g, log_g = gain(emb.basis(log2))
+    assert g.shape == log_g.shape == (4, 3, 1, 1)
+    assert torch.allclose(g[:, 0, 0, 0], 2 ** ((log2 - 7.5) / 2), rtol=0.05)  # sqrt(l / l_mid)
+    assert torch.allclose(log_g, g.log(), atol=0.05)
+    codes = torch.tensor([lmbda_code(float(v)) for v in log2])
+    g_fixed, log_g_fixed = gain.exact(emb.basis_exact(codes))
+    assert g_fixed.dtype == torch.int64
+    assert (from_fixed(g_fixed) - g).abs().max() <= 2.0 / ONE
+    assert (from_fixed(log_g_fixed) - log_g).abs().max() <= 2.0 / ONE
+    with torch.no_grad():
+        gain.gain.fill_(-1.0)  # a gain can never reach zero (the decoder divides by it)
+    assert torch.all(gain.exact(emb.basis_exact(codes))[0] == round(RateGain.MIN_GAIN * ONE))

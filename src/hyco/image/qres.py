@@ -17,7 +17,11 @@ Both models share this implementation; they differ in their blocks (:class:`Layo
   :mod:`hyco.nn.rate_embedding`) and modulates every block through AdaLN; the posterior
   work is in ConvNeXt blocks only the encoder runs, the prior and the latent projection
   are single 1x1 convolutions, and the last (1/4) stage has no latents, so decoding is
-  cheap.
+  cheap. One addition to the paper: every latent has lambda-dependent gains (gain units,
+  :class:`~hyco.nn.rate_embedding.RateGain`) that set its quantisation step. QARV learns
+  its rates through AdaLN alone over 2M iterations; in a CPU budget of thousands of steps
+  a model trained that way still codes every lambda at the same rate, while with gains
+  the rate follows lambda from the first steps.
 
 Determinism: the prior of latent i depends on every earlier latent through the top-down
 network, and it selects tables, so the whole top-down path up to the last latent runs in
