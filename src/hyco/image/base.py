@@ -11,7 +11,12 @@ from torch import Tensor, nn
 from hyco.entropy.factorized import FactorizedDensity
 from hyco.errors import CorruptStream
 from hyco.nn.derived import Derived
+from hyco.nn.ops import pinned_threads
 from hyco.payload import Payload
+
+# Float synthesis transforms run with this many threads when a reconstruction must be
+# reproduced (decode, eval forward): the result then does not depend on the caller's setting.
+DECODE_THREADS = 1
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -77,7 +82,11 @@ class ImageCodec(nn.Module):
     # -- the contract ----------------------------------------------------------------------
     def forward(self, x: Tensor) -> dict:
         h, w = x.shape[-2:]
-        out = self._forward(self.pad(x))
+        if self.training:
+            out = self._forward(self.pad(x))
+        else:  # the decoder's numbers: same thread count as decompress (see pinned_threads)
+            with pinned_threads(DECODE_THREADS):
+                out = self._forward(self.pad(x))
         out["x_hat"] = out["x_hat"][..., :h, :w]
         return out
 
@@ -96,7 +105,8 @@ class ImageCodec(nn.Module):
     def decompress(self, payload: Payload) -> Tensor:
         self.check_payload(payload)
         h, w = payload.size
-        return self._decompress(payload)[..., :h, :w]
+        with pinned_threads(DECODE_THREADS):
+            return self._decompress(payload)[..., :h, :w]
 
     def _compress(self, x: Tensor) -> list[bytes]:
         raise NotImplementedError
