@@ -35,6 +35,18 @@ def smooth_images(n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
+def multiscale_images(n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """Images with structure at every scale from 64 to 8 pixels (like photographs' 1/f
+    spectra), so every level of a hierarchical codec, not only the finest, has work."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.full((n, 3, h, w), 0.5)
+    for scale, amplitude in [(64, 0.6), (32, 0.35), (16, 0.2), (8, 0.12)]:
+        low = torch.rand(n, 3, h // scale + 2, w // scale + 2, generator=g) - 0.5
+        x += amplitude * torch.nn.functional.interpolate(low, size=(h, w), mode="bicubic",
+                                                         align_corners=False)
+    return (x + 0.01 * torch.randn(n, 3, h, w, generator=g)).clamp(0, 1)
+
+
 def uint8_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     x = smooth_images(1, h, w, seed)[0].permute(1, 2, 0)
     return (x * 255).round().to(torch.uint8).numpy()

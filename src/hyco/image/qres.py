@@ -50,7 +50,7 @@ from torch import Tensor, nn
 from hyco.entropy.coder import decode, encode
 from hyco.entropy.gaussian import SCALE_MAX, GaussianConditional, gaussian_tables, scale_table
 from hyco.errors import CorruptStream, HycoError
-from hyco.image.base import ImageCodec
+from hyco.image.base import DECODE_THREADS, ImageCodec
 from hyco.nn.convnext import ConvNeXtBlock, PatchDown
 from hyco.nn.exact_layers import (
     ONE,
@@ -64,6 +64,7 @@ from hyco.nn.exact_layers import (
     mul_fixed,
     to_fixed,
 )
+from hyco.nn.ops import pinned_threads
 from hyco.nn.rate_embedding import LogLambdaEmbedding, RateGain, lmbda_code
 from hyco.payload import Payload
 
@@ -500,7 +501,8 @@ class HierarchicalVAE(ImageCodec):
                                            gaussian_tables()))
 
         a = self._top_down((1, hp, wp), emb_fixed, basis, symbols)
-        return self._synthesise(a, emb)[..., :h, :w]
+        with pinned_threads(DECODE_THREADS):  # as the eval forward (see ImageCodec.forward)
+            return self._synthesise(a, emb)[..., :h, :w]
 
 
 class LambdaConditionedVAE(HierarchicalVAE):
