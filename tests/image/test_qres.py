@@ -250,7 +250,11 @@ def test_lossy_vae_lambda_convention():
 
 
 def test_zoo_maps_quality_and_lambda():
+    from hyco.train import TrainConfig
+
     assert zoo.spec("qres-vae").lambdas == LAMBDA_LADDER
+    cfg = TrainConfig(model="qres-vae", quality=2, data="", out="")
+    assert cfg.resolved_lambda() == LAMBDA_LADDER[2]  # QRes-VAE trains on its own ladder
     assert LAMBDA_LADDER[1] == pytest.approx(hyco_lambda(16))
     assert zoo.parse_quality("qarv", "lmbda=300") == pytest.approx(1 + math.log2(300 / 16))
     assert zoo.quality_label("qarv", 3) == "lmbda=64"
