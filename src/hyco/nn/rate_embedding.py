@@ -82,10 +82,11 @@ class RateGain(nn.Module):
 
     def forward(self, basis: Tensor) -> tuple[Tensor, Tensor]:
         """(B, knots, 1, 1) float basis -> gain and log-scale offset, (B, C, 1, 1) each."""
-        b = basis.flatten(1).to(self.gain.dtype)
+        b = basis.flatten(1).float()
         shape = (b.shape[0], -1, 1, 1)
-        gain = lower_bound(b @ self.gain, self.MIN_GAIN)
-        return gain.view(shape), (b @ self.log_gain).view(shape)
+        with torch.autocast(b.device.type, enabled=False):  # the step size stays float32
+            gain = lower_bound(b @ self.gain.float(), self.MIN_GAIN)
+            return gain.view(shape), (b @ self.log_gain.float()).view(shape)
 
     def exact(self, basis: Tensor) -> tuple[Tensor, Tensor]:
         """The same from the fixed-point basis, in fixed point (integer matmuls)."""
