@@ -408,14 +408,14 @@ class HierarchicalVAE(ImageCodec):
         h = from_fixed(a).to(self.device)
         for step in self.decoder.steps[self.decoder.last_latent + 1:]:
             h = step(h, emb)
-        return h * 0.5 + 0.5
+        return h.float() * 0.5 + 0.5
 
     def _encode_latents(self, x: Tensor,
                         on_layer: Callable[[LatentBlock, Tensor, Tensor, Tensor], None]) -> Tensor:
         """The encoder's pass: posterior symbols at every layer; returns the reconstruction.
 
-        ``on_layer(block, symbols, log_scale_fixed)`` sees each layer (to code it or to
-        measure its likelihood).
+        ``on_layer(block, symbols, mean_fixed, log_scale_fixed)`` sees each layer (to code
+        it or to measure its likelihood).
         """
         emb_fixed, emb, basis = self._rate_inputs(self._code, x.shape[0])
         feats = self.encoder(self._whiten(x), emb)
