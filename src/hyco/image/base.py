@@ -99,7 +99,8 @@ class ImageCodec(nn.Module):
             raise ValueError("compress takes one image of shape (1, C, H, W)")
         h, w = x.shape[-2:]
         x = x.to(self.device)
-        return Payload(streams=tuple(self._compress(self.pad(x))), size=(int(h), int(w)))
+        with pinned_threads(DECODE_THREADS):  # the latents eval forward predicts, exactly
+            return Payload(streams=tuple(self._compress(self.pad(x))), size=(int(h), int(w)))
 
     @torch.no_grad()
     def decompress(self, payload: Payload) -> Tensor:
