@@ -26,8 +26,8 @@ def psnr(a: np.ndarray | Tensor, b: np.ndarray | Tensor, peak: float = 255.0) ->
     return float("inf") if mse == 0 else 10 * float(np.log10(peak**2 / mse))
 
 
-def _window(dtype: torch.dtype, device: torch.device) -> Tensor:
-    x = torch.arange(_WIN, dtype=dtype, device=device) - _WIN // 2
+def _window(dtype: torch.dtype, device: torch.device, size: int = _WIN) -> Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - size // 2
     g = torch.exp(-(x**2) / (2 * _SIGMA**2))
     return g / g.sum()
 
@@ -49,14 +49,18 @@ def _ssim_terms(x: Tensor, y: Tensor, g: Tensor, peak: float) -> tuple[Tensor, T
     return (lum * cs).mean(dim=(1, 2, 3)), cs.mean(dim=(1, 2, 3))
 
 
-def ms_ssim(x: Tensor, y: Tensor, peak: float = 1.0) -> Tensor:
-    """MS-SSIM per image of two (B, C, H, W) batches; differentiable."""
-    if min(x.shape[-2:]) < _WIN:
-        raise ValueError(f"MS-SSIM needs images of at least {_WIN}x{_WIN} pixels")
+def ms_ssim(x: Tensor, y: Tensor, peak: float = 1.0, window: int = _WIN) -> Tensor:
+    """MS-SSIM per image of two (B, C, H, W) batches; differentiable.
+
+    ``window`` (odd) replaces the standard 11x11 Gaussian window, e.g. 5 for small patches
+    (as HiNeRV's training loss does).
+    """
+    if min(x.shape[-2:]) < window:
+        raise ValueError(f"MS-SSIM needs images of at least {window}x{window} pixels")
     x, y = x.float(), y.float()
-    g = _window(x.dtype, x.device)
+    g = _window(x.dtype, x.device, window)
     levels = 1
-    while levels < len(_WEIGHTS) and min(x.shape[-2:]) // 2**levels >= _WIN:
+    while levels < len(_WEIGHTS) and min(x.shape[-2:]) // 2**levels >= window:
         levels += 1
     w = torch.tensor(_WEIGHTS[:levels], dtype=x.dtype, device=x.device)
     w = w / w.sum()

@@ -1,0 +1,561 @@
+"""HiNeRV (Kwan et al., NeurIPS 2023): a video as a network from frame and patch to pixels.
+
+Architecture (facts from the paper and its public configurations, written for hyco):
+
+- **Base encoding**: multi-resolution feature grids ``(T_j, Hb, Wb, C_j)`` at the coarsest
+  spatial resolution (the frame divided by the product of the upsampling factors), level
+  ``j`` with half the frames and twice the channels of level ``j - 1``; sampled at a frame's
+  time by linear interpolation and concatenated.
+- **Stem**: a k x k convolution to ``channels``.
+- **Stages** (one per upsampling factor ``s``): channel layer norm, bilinear upsampling by
+  ``s``, plus the *hierarchical (local) encoding*: per-frame grids of ``s x s`` feature
+  vectors (again multi-resolution in time), mapped by a linear layer and added at every
+  pixel according to its position inside its ``s x s`` cell; then ConvNeXt blocks
+  (depthwise k x k conv, channel norm, MLP with expansion, residual). Channels halve from
+  stage to stage; the last stage is one block without expansion.
+- **Head**: a 1x1 conv to R'G'B' (plus 0.5; clamped to [0, 1] when rendered).
+
+Patch-wise: every operation is a function of *global* positions (:mod:`hyco.nn.interp`),
+and every convolution is computed "valid" on a region extended by exactly the margin it
+needs, with positions outside the frame zeroed before each convolution (the zero padding a
+whole frame would see). So a patch comes out exactly as it would inside the whole frame:
+training uses random patches of any frame size, rendering uses tiles of any size.
+
+Exact rendering: the forward pass is written once over an *ops* backend. :class:`FloatOps`
+runs it in float on the module's parameters (fake-quantised during quantisation-aware
+training); :class:`ExactOps` runs it on the coded integer weights in the fixed point of
+:mod:`hyco.nn.exact_layers` (float64 convolutions of integer values, integer norm,
+HardGELU instead of GELU, integer interpolation), so every machine and thread count renders
+the same pixels.
+
+Deviations from the paper, each for exactness: HardGELU instead of GELU; the head has no
+sigmoid (the output is clamped); base grids start at uniform(-1, 1) rather than 1e-3, so
+the stem's output is far above the fixed-point resolution.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hyco.container import MAX_FRAMES, MAX_SIDE
+from hyco.errors import HycoError
+from hyco.nn.exact_layers import ONE, ChannelNorm, HardGELU, clamp, div_round
+from hyco.nn.interp import lerp, lerp_exact, source_span, taps, upsample, upsample_exact
+from hyco.nn.weight_quant import MAX_BITS, Step, fake_quant, fixed_point, rescale
+
+# sizes: parameters at one million pixel-frames; a video of N pixel-frames gets
+# SIZES[size] * (N / 1e6) ** SIZE_EXPONENT parameters. Sublinear, as the bits a codec needs
+# for a given quality grow slower than resolution and length (redundancy grows with them):
+# "s" is about 17k parameters for 32 QCIF frames and 2.9M for 600 1080p frames (HiNeRV's
+# own sizes for UVG are of that order).
+SIZES = {"xs": 10_000, "s": 20_000, "m": 40_000, "l": 80_000}
+SIZE_EXPONENT = 0.7
+DEFAULT_SIZE = "s"
+BIAS_BITS = 10  # biases are few: they keep at least this many bits
+MAX_PARAMS = 1 << 24
+MAX_FAN_IN = 1 << 13  # keeps exact accumulators below 2**48 (see hyco.nn.weight_quant)
+_MIN_CHANNELS = 8
+_MIN_WIDTH = 4  # the narrowest first stage a size may get
+_BASE_SIDE = 9  # the base grid's shorter side is at least this many cells
+_SCALES = [(2,), (2, 2), (2, 2, 2), (2, 2, 2, 2), (3, 2, 2, 2), (4, 2, 2, 2), (5, 2, 2, 2),
+           (5, 3, 2, 2), (5, 4, 3, 2)]
+_GRID_WIDTHS = [(4, 2), (2, 2), (2, 1), (1, 1)]  # (local, base) grid channels, widest first
+_LOCAL_GRID_INIT = 1e-3
+
+
+@dataclass(frozen=True)
+class HiNeRVConfig:
+    """Everything that fixes the architecture (and so the tensor shapes a decoder expects)."""
+
+    height: int
+    width: int
+    frames: int
+    scales: tuple[int, ...]
+    channels: int
+    depths: tuple[int, ...]
+    exps: tuple[int, ...]
+    kernel: int = 3
+    stem_kernel: int = 3
+    base_frames: int = 1
+    base_channels: int = 2
+    base_levels: int = 2
+    enc_channels: int = 4
+    enc_levels: int = 3
+    min_channels: int = 8
+
+    def __post_init__(self) -> None:
+        n = len(self.scales)
+        ok = (1 <= self.height <= MAX_SIDE and 1 <= self.width <= MAX_SIDE
+              and 1 <= self.frames <= MAX_FRAMES and 1 <= n <= 6
+              and len(self.depths) == n and len(self.exps) == n
+              and all(1 <= s <= 8 for s in self.scales) and all(1 <= d <= 8 for d in self.depths)
+              and all(1 <= e <= 8 for e in self.exps) and 1 <= self.channels <= 2048
+              and self.kernel in (1, 3, 5, 7) and self.stem_kernel in (1, 3, 5, 7)
+              and 1 <= self.base_frames <= self.frames and 1 <= self.base_channels <= 64
+              and 1 <= self.base_levels <= 4 and 1 <= self.enc_channels <= 64
+              and 1 <= self.enc_levels <= 4 and 1 <= self.min_channels <= 2048)
+        if not ok:
+            raise ValueError(f"invalid HiNeRV configuration {self}")
+
+    # -- geometry ------------------------------------------------------------------------------
+    @property
+    def stride(self) -> int:
+        """Pixels per base cell: the product of the upsampling factors."""
+        return math.prod(self.scales)
+
+    @property
+    def base_size(self) -> tuple[int, int]:
+        return -(-self.height // self.stride), -(-self.width // self.stride)
+
+    def level_size(self, level: int) -> tuple[int, int]:
+        """Frame size at ``level`` (0: base grid, len(scales): the output canvas)."""
+        f = math.prod(self.scales[:level])
+        return self.base_size[0] * f, self.base_size[1] * f
+
+    # -- widths --------------------------------------------------------------------------------
+    def stage_out(self, i: int) -> int:
+        """Channels halve from stage to stage, down to ``min_channels`` (a small network
+        would otherwise end in a few channels at full resolution, a bottleneck)."""
+        return min(self.channels, max(self.channels >> i, self.min_channels))
+
+    def stage_in(self, i: int) -> int:
+        return self.channels if i == 0 else self.stage_out(i - 1)
+
+    def base_grid(self, j: int) -> tuple[int, int]:
+        """(frames, channels) of base grid level ``j``."""
+        return max(1, -(-self.base_frames // (1 << j))), self.base_channels << j
+
+    def local_grid(self, i: int, j: int) -> tuple[int, int]:
+        """(frames, channels per cell position) of stage ``i``'s local grid level ``j``."""
+        return max(1, -(-self.frames // (1 << j))), max(1, self.enc_channels >> i) << j
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every coded tensor, in the canonical order (the module's state_dict order)."""
+        hb, wb = self.base_size
+        out: dict[str, tuple[int, ...]] = {}
+        for j in range(self.base_levels):
+            g, c = self.base_grid(j)
+            out[f"base.{j}"] = (g, hb, wb, c)
+        cb = sum(self.base_grid(j)[1] for j in range(self.base_levels))
+        k, ks = self.kernel, self.stem_kernel
+        out["stem.weight"], out["stem.bias"] = (self.channels, cb, ks, ks), (self.channels,)
+        for i, s in enumerate(self.scales):
+            cin, cout = self.stage_in(i), self.stage_out(i)
+            for j in range(self.enc_levels):
+                g, c = self.local_grid(i, j)
+                out[f"stages.{i}.grids.{j}"] = (g, s * s * c)
+            ce = sum(self.local_grid(i, j)[1] for j in range(self.enc_levels))
+            out[f"stages.{i}.enc.weight"], out[f"stages.{i}.enc.bias"] = (cin, ce), (cin,)
+            for d in range(self.depths[i]):
+                c1, hidden = cin if d == 0 else cout, cout * self.exps[i]
+                p = f"stages.{i}.blocks.{d}"
+                out[f"{p}.dw.weight"], out[f"{p}.dw.bias"] = (c1, 1, k, k), (c1,)
+                out[f"{p}.fc1.weight"], out[f"{p}.fc1.bias"] = (hidden, c1, 1, 1), (hidden,)
+                out[f"{p}.fc2.weight"], out[f"{p}.fc2.bias"] = (cout, hidden, 1, 1), (cout,)
+        c_last = self.stage_out(len(self.scales) - 1)
+        out["head.weight"], out["head.bias"] = (3, c_last, 1, 1), (3,)
+        return out
+
+    def num_params(self) -> int:
+        return sum(math.prod(s) for s in self.shapes().values())
+
+    def grid_params(self) -> int:
+        return sum(math.prod(s) for n, s in self.shapes().items() if "grids" in n or
+                   n.startswith("base."))
+
+    def check_limits(self) -> None:
+        """Refuse a network a decoder could not run exactly or within sane memory."""
+        shapes = self.shapes()
+        fan_in = max(math.prod(s[1:]) for n, s in shapes.items() if n.endswith(".weight"))
+        if fan_in > MAX_FAN_IN or self.num_params() > MAX_PARAMS:
+            raise HycoError(f"HiNeRV network too large ({self.num_params()} parameters, "
+                            f"fan-in {fan_in})")
+
+    def to_ints(self) -> list[int]:
+        d = asdict(self)
+        return [d["height"], d["width"], d["frames"], len(self.scales), *self.scales,
+                self.channels, *self.depths, *self.exps, self.kernel, self.stem_kernel,
+                self.base_frames, self.base_channels, self.base_levels, self.enc_channels,
+                self.enc_levels, self.min_channels]
+
+    @classmethod
+    def from_ints(cls, v: list[int]) -> HiNeRVConfig:
+        """Inverse of :meth:`to_ints`; raises ValueError on anything malformed."""
+        if len(v) < 4 or not 1 <= v[3] <= 6 or len(v) != 4 + 3 * v[3] + 9:
+            raise ValueError("malformed HiNeRV configuration")
+        n = v[3]
+        scales, rest = tuple(v[4 : 4 + n]), v[4 + n :]
+        return cls(v[0], v[1], v[2], scales, rest[0], tuple(rest[1 : 1 + n]),
+                   tuple(rest[1 + n : 1 + 2 * n]), *rest[1 + 2 * n :])
+
+
+def parse_size(size: str, height: int, width: int, frames: int) -> int:
+    """A size preset (xs, s, m, l) or a parameter count (``20000``, ``20k``, ``1.5M``)."""
+    text = str(size).strip().lower()
+    if text in SIZES:
+        return max(1, round(SIZES[text] * (height * width * frames / 1e6) ** SIZE_EXPONENT))
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([km]?)", text)
+    if not m:
+        raise HycoError(f"unknown HiNeRV size {size!r} (use {', '.join(SIZES)} or a parameter "
+                        "count such as 20k)")
+    count = round(float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2)])
+    if not 1 <= count <= MAX_PARAMS:
+        raise HycoError(f"HiNeRV size {size!r} is outside 1..{MAX_PARAMS} parameters")
+    return count
+
+
+def default_scales(height: int, width: int) -> tuple[int, ...]:
+    """The deepest upsampling chain that keeps at least 9 base cells on the shorter side
+    (HiNeRV's 1080p configuration has a 9 x 16 base with factors 5, 4, 3, 2)."""
+    side = min(height, width)
+    fitting = [s for s in _SCALES if side / math.prod(s) >= _BASE_SIDE]
+    return fitting[-1] if fitting else _SCALES[0]
+
+
+def config_for(height: int, width: int, frames: int, size: str = DEFAULT_SIZE,
+               scales: tuple[int, ...] | None = None,
+               min_channels: int = _MIN_CHANNELS) -> HiNeRVConfig:
+    """The configuration of a size: the widest network whose parameter count (grids
+    included) is at most the size's budget, with grids kept to about a quarter of it."""
+    budget = parse_size(size, height, width, frames)
+    scales = tuple(scales) if scales else default_scales(height, width)
+    n = len(scales)
+    depths = (3,) * (n - 1) + (1,) if n > 1 else (3,)
+    exps = (4,) * (n - 1) + (1,) if n > 1 else (4,)
+    base_frames = max(1, -(-frames // 4))
+
+    def make(channels: int, enc: int, base: int) -> HiNeRVConfig:
+        return HiNeRVConfig(height, width, frames, scales, channels, depths, exps,
+                            base_frames=base_frames, base_channels=base, enc_channels=enc,
+                            min_channels=min_channels)
+
+    widths = _GRID_WIDTHS[-1]
+    for enc, base in _GRID_WIDTHS:
+        if make(_MIN_WIDTH, enc, base).grid_params() <= budget / 4:
+            widths = (enc, base)
+            break
+    lo, hi = _MIN_WIDTH, 2048
+    while lo < hi:  # the largest width within budget (parameter count grows with width)
+        mid = (lo + hi + 1) // 2
+        if make(mid, *widths).num_params() <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    cfg = make(lo, *widths)
+    cfg.check_limits()
+    return cfg
+
+
+# -- patch geometry ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Axis:
+    """One axis of the regions a patch of ``cells`` base cells needs at every level, as
+    (offset from the patch origin at that level, length)."""
+
+    out: tuple[tuple[int, int], ...]  # per level 0..n: block outputs (level 0: stem output)
+    stem_in: tuple[int, int]
+
+
+@functools.lru_cache(maxsize=64)
+def _axis(cells: int, scales: tuple[int, ...], depths: tuple[int, ...], kernel: int,
+          stem_kernel: int) -> _Axis:
+    n = len(scales)
+    r = kernel // 2
+    out: list[tuple[int, int]] = [(0, 0)] * (n + 1)
+    out[n] = (0, cells * math.prod(scales))
+    for lvl in range(n, 0, -1):
+        start, size = out[lvl]
+        m = depths[lvl - 1] * r
+        first, end = source_span(start - m, start + size + m, scales[lvl - 1])
+        out[lvl - 1] = (first, end - first)
+    start, size = out[0]
+    rs = stem_kernel // 2
+    return _Axis(tuple(out), (start - rs, size + 2 * rs))
+
+
+# -- ops backends -----------------------------------------------------------------------------
+class FloatOps:
+    """Float arithmetic on the module's parameters (fake-quantised when ``model.qat`` is on)."""
+
+    def __init__(self, model: HiNeRV):
+        self.model = model
+        self.norm_layer, self.gelu_layer = ChannelNorm(), HardGELU()
+
+    def param(self, name: str) -> Tensor:
+        return self.model.coded(name)
+
+    def grid(self, name: str) -> Tensor:
+        return self.param(name)
+
+    def conv(self, x: Tensor, name: str, groups: int = 1) -> Tensor:
+        return F.conv2d(x, self.param(f"{name}.weight"), self.param(f"{name}.bias"),
+                        groups=groups)
+
+    def linear(self, x: Tensor, name: str) -> Tensor:
+        return F.linear(x, self.param(f"{name}.weight"), self.param(f"{name}.bias"))
+
+    def norm(self, x: Tensor) -> Tensor:
+        return self.norm_layer(x)
+
+    def gelu(self, x: Tensor) -> Tensor:
+        return self.gelu_layer(x)
+
+    lerp = staticmethod(lerp)
+    upsample = staticmethod(upsample)
+
+    @staticmethod
+    def add(a: Tensor, b: Tensor) -> Tensor:
+        return a + b
+
+    @staticmethod
+    def mask(x: Tensor, valid: Tensor) -> Tensor:
+        return x * valid.to(x.dtype)
+
+    @staticmethod
+    def output(x: Tensor) -> Tensor:
+        return x + 0.5
+
+
+class ExactOps:
+    """Fixed-point integer arithmetic on coded weights: identical results everywhere."""
+
+    def __init__(self, weights: dict[str, tuple[Tensor, Step]]):
+        self.weights = weights
+        self._fixed: dict[str, Tensor] = {}
+        self._float: dict[str, Tensor] = {}
+
+    def grid(self, name: str) -> Tensor:
+        if name not in self._fixed:
+            self._fixed[name] = fixed_point(*self.weights[name])
+        return self._fixed[name]
+
+    def _affine(self, acc: Tensor, name: str, channel_dim: int) -> Tensor:
+        """Accumulator (int64) -> fixed point: the weight's step, then the bias."""
+        bias = self.grid(f"{name}.bias")
+        if channel_dim == 1:
+            bias = bias.view(1, -1, 1, 1)
+        return clamp(rescale(acc, self.weights[f"{name}.weight"][1]) + bias)
+
+    def _q(self, name: str) -> Tensor:
+        if name not in self._float:
+            self._float[name] = self.weights[name][0].to(torch.float64)
+        return self._float[name]
+
+    def conv(self, a: Tensor, name: str, groups: int = 1) -> Tensor:
+        # integer inputs and weights, sums below 2**53: float64 is exact in any order
+        acc = F.conv2d(a.to(torch.float64), self._q(f"{name}.weight"), groups=groups)
+        return self._affine(acc.to(torch.int64), name, 1)
+
+    def linear(self, a: Tensor, name: str) -> Tensor:
+        acc = a.to(torch.float64) @ self._q(f"{name}.weight").T
+        return self._affine(acc.to(torch.int64), name, -1)
+
+    @staticmethod
+    def norm(a: Tensor) -> Tensor:
+        return ChannelNorm.exact(a)
+
+    @staticmethod
+    def gelu(a: Tensor) -> Tensor:
+        return HardGELU.exact(a)
+
+    lerp = staticmethod(lerp_exact)
+    upsample = staticmethod(upsample_exact)
+
+    @staticmethod
+    def add(a: Tensor, b: Tensor) -> Tensor:
+        return clamp(a + b)
+
+    @staticmethod
+    def mask(a: Tensor, valid: Tensor) -> Tensor:
+        return a * valid.to(torch.int64)
+
+    @staticmethod
+    def output(a: Tensor) -> Tensor:
+        return a + ONE // 2
+
+
+def run(cfg: HiNeRVConfig, ops, t: Tensor, origin: Tensor, cells: tuple[int, int]) -> Tensor:
+    """The network on a batch of patches: frame indices ``t`` (B,), patch origins (B, 2) in
+    base cells, a common patch size ``cells`` (rows, cols) in base cells.
+
+    Returns (B, 3, rows * stride, cols * stride): float, or fixed point with ExactOps.
+    """
+    ay = _axis(cells[0], cfg.scales, cfg.depths, cfg.kernel, cfg.stem_kernel)
+    ax = _axis(cells[1], cfg.scales, cfg.depths, cfg.kernel, cfg.stem_kernel)
+    t = t.to(torch.int64)
+    b = t.shape[0]
+
+    def globals_(level: int, ry: tuple[int, int], rx: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """Global rows and cols, (B, length) each, of the region ``ry`` x ``rx`` at ``level``."""
+        f = math.prod(cfg.scales[:level])
+        return (origin[:, :1] * f + torch.arange(ry[0], ry[0] + ry[1]),
+                origin[:, 1:] * f + torch.arange(rx[0], rx[0] + rx[1]))
+
+    def valid(level: int, rows: Tensor, cols: Tensor) -> Tensor:
+        h, w = cfg.level_size(level)
+        vr = (rows >= 0) & (rows < h)
+        vc = (cols >= 0) & (cols < w)
+        return (vr[:, :, None] & vc[:, None, :]).unsqueeze(1)
+
+    def time_taps(frames: int) -> tuple[Tensor, Tensor, Tensor]:
+        return taps(t, frames, cfg.frames)
+
+    # base encoding on the stem's input region, then the stem
+    rows, cols = globals_(0, ay.stem_in, ax.stem_in)
+    hb, wb = cfg.base_size
+    feats = []
+    for j in range(cfg.base_levels):
+        i0, i1, w1 = time_taps(cfg.base_grid(j)[0])
+        feats.append(ops.lerp(ops.grid(f"base.{j}"), i0, i1, w1.view(b, 1, 1, 1), 0))
+    grid = torch.cat(feats, dim=-1)  # (B, Hb, Wb, C)
+    ri, ci = rows.clamp(0, hb - 1), cols.clamp(0, wb - 1)
+    x = grid[torch.arange(b)[:, None, None], ri[:, :, None], ci[:, None, :]].permute(0, 3, 1, 2)
+    x = ops.conv(ops.mask(x, valid(0, rows, cols)), "stem")
+
+    for i, s in enumerate(cfg.scales):
+        lvl = i + 1
+        m = cfg.depths[i] * (cfg.kernel // 2)
+        (oy, hy), (ox, wx) = ay.out[lvl], ax.out[lvl]
+        pre_y, pre_x = (oy - m, hy + 2 * m), (ox - m, wx + 2 * m)
+        rows, cols = globals_(lvl, pre_y, pre_x)
+        src_rows, src_cols = globals_(lvl - 1, (ay.out[lvl - 1][0], 1), (ax.out[lvl - 1][0], 1))
+        n_src, n_out = cfg.level_size(lvl - 1), cfg.level_size(lvl)
+        ty = taps(rows, n_src[0], n_out[0])
+        tx = taps(cols, n_src[1], n_out[1])
+        ty = (ty[0] - src_rows, ty[1] - src_rows, ty[2])
+        tx = (tx[0] - src_cols, tx[1] - src_cols, tx[2])
+        x = ops.upsample(ops.norm(x), ty, tx)
+        # the local (hierarchical) encoding: per frame, one vector per position in a cell
+        cells_enc = []
+        for j in range(cfg.enc_levels):
+            g, c = cfg.local_grid(i, j)
+            i0, i1, w1 = time_taps(g)
+            e = ops.lerp(ops.grid(f"stages.{i}.grids.{j}"), i0, i1, w1.view(b, 1), 0)
+            cells_enc.append(e.view(b, s, s, c))
+        enc = ops.linear(torch.cat(cells_enc, dim=-1), f"stages.{i}.enc")  # (B, s, s, C)
+        py, px = torch.remainder(rows, s), torch.remainder(cols, s)
+        tile = enc[torch.arange(b)[:, None, None], py[:, :, None], px[:, None, :]]
+        x = ops.add(x, tile.permute(0, 3, 1, 2))
+        r = cfg.kernel // 2
+        for d in range(cfg.depths[i]):
+            p = f"stages.{i}.blocks.{d}"
+            rows_d, cols_d = globals_(lvl, (pre_y[0] + d * r, pre_y[1] - 2 * d * r),
+                                      (pre_x[0] + d * r, pre_x[1] - 2 * d * r))
+            h = ops.conv(ops.mask(x, valid(lvl, rows_d, cols_d)), f"{p}.dw",
+                         groups=x.shape[1])
+            h = ops.conv(ops.gelu(ops.conv(ops.norm(h), f"{p}.fc1")), f"{p}.fc2")
+            if h.shape[1] == x.shape[1]:
+                h = ops.add(x[:, :, r : x.shape[2] - r, r : x.shape[3] - r], h)
+            x = h
+    return ops.output(ops.conv(x, "head"))
+
+
+class HiNeRV(nn.Module):
+    """The trainable network. ``qat`` (bits, noise) switches on fake quantisation."""
+
+    def __init__(self, cfg: HiNeRVConfig):
+        super().__init__()
+        self.cfg = cfg
+        shapes = cfg.shapes()
+        self.base = nn.ParameterList(
+            [nn.Parameter(torch.empty(shapes[f"base.{j}"]).uniform_(-1, 1))
+             for j in range(cfg.base_levels)])
+        cb = shapes["stem.weight"][1]
+        self.stem = nn.Conv2d(cb, cfg.channels, cfg.stem_kernel)
+        self.stages = nn.ModuleList()
+        for i in range(len(cfg.scales)):
+            stage = nn.Module()
+            stage.grids = nn.ParameterList(
+                [nn.Parameter(torch.empty(shapes[f"stages.{i}.grids.{j}"]).uniform_(
+                    -_LOCAL_GRID_INIT, _LOCAL_GRID_INIT)) for j in range(cfg.enc_levels)])
+            cin, ce = shapes[f"stages.{i}.enc.weight"]
+            stage.enc = nn.Linear(ce, cin)
+            stage.blocks = nn.ModuleList()
+            for d in range(cfg.depths[i]):
+                p = f"stages.{i}.blocks.{d}"
+                c1, hidden, cout = shapes[f"{p}.dw.bias"][0], *shapes[f"{p}.fc2.weight"][1::-1]
+                block = nn.Module()
+                block.dw = nn.Conv2d(c1, c1, cfg.kernel, groups=c1)
+                block.fc1 = nn.Conv2d(c1, hidden, 1)
+                block.fc2 = nn.Conv2d(hidden, cout, 1)
+                stage.blocks.append(block)
+            self.stages.append(stage)
+        self.head = nn.Conv2d(shapes["head.weight"][1], 3, 1)
+        for name, p in self.named_parameters():  # HiNeRV: zero biases
+            if name.endswith(".bias"):
+                nn.init.zeros_(p)
+        self.qat: tuple[int, float] | None = None
+        self.noise_generator: torch.Generator | None = None
+        self._params = dict(self.named_parameters())
+
+    def coded(self, name: str) -> Tensor:
+        """Parameter ``name`` as the forward pass uses it (fake-quantised under ``qat``)."""
+        p = self._params[name]
+        if self.qat is None:
+            return p
+        bits, noise = self.qat
+        return fake_quant(p, tensor_bits(name, bits), noise if self.training else 1.0,
+                          self.noise_generator)
+
+    def forward(self, t: Tensor, origin: Tensor, cells: tuple[int, int]) -> Tensor:
+        return run(self.cfg, FloatOps(self), t, origin, cells)
+
+
+def tensor_bits(name: str, bits: int) -> int:
+    """Bits of a tensor at a ``bits`` setting: biases keep at least BIAS_BITS."""
+    return min(max(bits, BIAS_BITS), MAX_BITS) if name.endswith(".bias") else bits
+
+
+def prunable(name: str) -> bool:
+    """Weights that pruning may zero: convolutions of the stem, blocks and head (HiNeRV
+    leaves the encodings, grids and their linear maps, unpruned)."""
+    return name.endswith(".weight") and ".enc." not in name
+
+
+# -- rendering --------------------------------------------------------------------------------
+def tiles(cfg: HiNeRVConfig, max_side: int = 256) -> Iterator[tuple[int, int, int, int]]:
+    """(row, col, rows, cols) in base cells covering the canvas with tiles of about
+    ``max_side`` pixels (any tiling renders the same pixels)."""
+    hb, wb = cfg.base_size
+    step = max(1, max_side // cfg.stride)
+    for y in range(0, hb, step):
+        for x in range(0, wb, step):
+            yield y, x, min(step, hb - y), min(step, wb - x)
+
+
+def to_pixels(a: Tensor) -> np.ndarray:
+    """Fixed-point (1, 3, H, W) -> H x W x 3 uint8: round(clamp(v, 0, 1) * 255), exactly."""
+    v = div_round(a[0].clamp(0, ONE) * 255, ONE)
+    return v.permute(1, 2, 0).to(torch.uint8).contiguous().numpy()
+
+
+class ExactHiNeRV:
+    """A coded network (integer weights and steps) that renders frames bit-exactly."""
+
+    def __init__(self, cfg: HiNeRVConfig, weights: dict[str, tuple[Tensor, Step]]):
+        shapes = cfg.shapes()
+        if list(weights) != list(shapes) or any(
+                tuple(weights[n][0].shape) != s for n, s in shapes.items()):
+            raise ValueError("weights do not match the configuration")
+        self.cfg = cfg
+        self.ops = ExactOps(weights)
+
+    def render(self, t: int, tile_side: int = 256) -> np.ndarray:
+        """Frame ``t`` as H x W x 3 uint8 R'G'B', rendered tile by tile."""
+        cfg = self.cfg
+        canvas = torch.zeros((1, 3, *cfg.level_size(len(cfg.scales))), dtype=torch.int64)
+        stride = cfg.stride
+        with torch.no_grad():
+            for y, x, h, w in tiles(cfg, tile_side):
+                out = run(cfg, self.ops, torch.tensor([t]), torch.tensor([[y, x]]), (h, w))
+                canvas[:, :, y * stride : (y + h) * stride, x * stride : (x + w) * stride] = out
+        return to_pixels(canvas[:, :, : cfg.height, : cfg.width])
