@@ -28,9 +28,12 @@ training); :class:`ExactOps` runs it on the coded integer weights in the fixed p
 HardGELU instead of GELU, integer interpolation), so every machine and thread count renders
 the same pixels.
 
-Deviations from the paper, each for exactness: HardGELU instead of GELU; the head has no
-sigmoid (the output is clamped); base grids start at uniform(-1, 1) rather than 1e-3, so
-the stem's output is far above the fixed-point resolution.
+Deviations from the paper. For exactness: HardGELU instead of GELU; the head has no
+sigmoid (the output is clamped; its weights start at zero, so the output starts at mid-grey
+as a sigmoid head's would); base grids start at uniform(-1, 1) rather than 1e-3, so the
+stem's output is far above the fixed-point resolution. For small networks: channels halve
+from stage to stage only down to ``min_channels`` (8); measured on 3 frames of the Cisco
+clip at 20k parameters, 500 steps: 20.4 dB against 15.3 dB when the last stage had 2.
 """
 
 from __future__ import annotations
@@ -493,6 +496,9 @@ class HiNeRV(nn.Module):
         for name, p in self.named_parameters():  # HiNeRV: zero biases
             if name.endswith(".bias"):
                 nn.init.zeros_(p)
+        # the output starts at mid-grey (as HiNeRV's sigmoid head does at zero); a random
+        # head would start far off, unbounded by a sigmoid, and spend epochs coming back
+        nn.init.zeros_(self.head.weight)
         self.qat: tuple[int, float] | None = None
         self.noise_generator: torch.Generator | None = None
         self._params = dict(self.named_parameters())
