@@ -5,7 +5,7 @@ import torch
 from hyco.errors import HycoError
 from hyco.nn.exact_layers import ONE
 from hyco.nn.weight_quant import dequantize, quantize
-from hyco.train.hinerv import build
+from hyco.train.hinerv_fit import build
 from hyco.video.hinerv import (
     SIZES,
     ExactHiNeRV,
