@@ -126,3 +126,17 @@ def test_video_structure_errors():
         unpack_video(pack(HEADER, PAYLOAD))
     v = unpack_video(video_bytes(PACKETS[:2]))
     assert v.truncated and len(v.packets) == 2  # header promised 3 frames
+
+
+def test_a_whole_sequence_packet_stands_for_every_frame():
+    whole = Packet("W", 0, (b"net", b"tables", b"weights"))
+    data = video_bytes((whole,))
+    v = unpack_video(data)
+    assert v.packets == (whole,) and not v.truncated and v.frames == 3
+    assert unpack_video(video_bytes()).frames == 3 and unpack_video(video_bytes(PACKETS[:1])
+                                                                    ).frames == 1
+    for packets in ((whole, Packet("P", 1, ())), (PACKETS[0], Packet("W", 1, ()))):
+        with pytest.raises(CorruptStream, match="bad packet"):  # W is the one packet, first
+            unpack_video(video_bytes(packets))
+    with pytest.raises(CorruptStream, match="no complete frame"):
+        unpack_video(data[:-1])

@@ -170,7 +170,7 @@ def overhead_bytes(header: Header, payload: Payload) -> int:
 #   n_params  1, then n_params x int64
 #   crc32     4  over the sequence header
 # then one packet per frame, in display order:
-#   type      1  b"I" or b"P"
+#   type      1  b"I" or b"P" (or b"W": see below)
 #   index     4  uint32 frame number
 #   n_streams 1, then n_streams x uint32 lengths
 #   crc32     4  over the packet header (so a damaged length is corruption, not a cut)
@@ -178,6 +178,8 @@ def overhead_bytes(header: Header, payload: Payload) -> int:
 #   crc32     4  over the whole packet
 # A packet carries everything its frame needs beyond the reference frame, so a decoder can
 # start at any I packet, and a file cut short still yields every packet before the cut.
+# A "W" packet (whole sequence) stands for every frame: a codec whose bitstream is a network
+# that renders any frame (HiNeRV) writes it as the one and only packet.
 
 VIDEO_MAGIC = b"HYCV"
 MAX_FRAMES = 1 << 24
@@ -203,7 +205,7 @@ class VideoHeader:
 
 @dataclass(frozen=True)
 class Packet:
-    kind: str  # "I" or "P"
+    kind: str  # "I", "P", or "W" (one packet for the whole sequence)
     index: int
     streams: tuple[bytes, ...]
 
@@ -215,6 +217,11 @@ class VideoFile:
     header: VideoHeader
     packets: tuple[Packet, ...]
     truncated: bool
+
+    @property
+    def frames(self) -> int:
+        """Frames the packets decode to: one per packet, or all from a "W" packet."""
+        return self.header.frames if self.packets[0].kind == "W" else len(self.packets)
 
 
 def _check_video_header(h: VideoHeader) -> None:
@@ -240,8 +247,8 @@ def pack_video_header(h: VideoHeader) -> bytes:
 
 
 def pack_packet(p: Packet) -> bytes:
-    if p.kind not in ("I", "P") or len(p.streams) > MAX_STREAMS:
-        raise ValueError("a packet is I or P with at most MAX_STREAMS streams")
+    if p.kind not in ("I", "P", "W") or len(p.streams) > MAX_STREAMS:
+        raise ValueError("a packet is I, P or W with at most MAX_STREAMS streams")
     head = b"".join([p.kind.encode(), struct.pack("<I", p.index),
                      struct.pack(f"<B{len(p.streams)}I", len(p.streams),
                                  *(len(s) for s in p.streams))])
@@ -311,11 +318,12 @@ def unpack_video(data: bytes) -> VideoFile:
             raise CorruptStream(f"corrupt .hyco video file: packet {len(packets)} checksum "
                                 "mismatch")
         kind_s = kind.decode("latin-1")
-        if kind_s not in ("I", "P") or index != len(packets) or index >= frames or (
-                index == 0 and kind_s != "I"):
+        whole = bool(packets) and packets[0].kind == "W"  # a W packet is the only one
+        if kind_s not in ("I", "P", "W") or index != len(packets) or index >= frames or (
+                index == 0 and kind_s == "P") or (index > 0 and kind_s == "W") or whole:
             raise CorruptStream(f"corrupt .hyco video file: bad packet {len(packets)}")
         packets.append(Packet(kind_s, index, streams))
-    if len(packets) < frames:
+    if len(packets) < frames and not (packets and packets[0].kind == "W"):
         truncated = True
     if not packets:
         raise CorruptStream("truncated .hyco video file: no complete frame")

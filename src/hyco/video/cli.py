@@ -12,6 +12,7 @@ from tqdm import tqdm
 from hyco import zoo
 from hyco.errors import HycoError
 from hyco.files import write_atomic
+from hyco.video import hinerv_cli
 from hyco.video.coding import VARIANTS, FrameStats, compress_video, decompress_video, video_header
 from hyco.video.color import MATRICES, ColorSpec
 from hyco.video.io import parse_fps, parse_size, read_video, write_video
@@ -28,10 +29,14 @@ def cmd_compress(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(args.input).with_suffix(".hyco")
     if out.exists() and not args.force:
         raise HycoError(f"{out} exists (use --force to overwrite)")
+    if args.codec != "hinerv" and hinerv_cli.misplaced(args):
+        raise HycoError(f"{', '.join(hinerv_cli.misplaced(args))}: options of --codec hinerv")
     color = ColorSpec(args.matrix, args.full_range)
     size = parse_size(args.size) if args.size else None
     fps = parse_fps(args.fps) if args.fps else None
     info, frames = read_video(args.input, size, fps, color, args.start, args.frames)
+    if args.codec == "hinerv":
+        return hinerv_cli.compress(args, out, info, frames)
     bar = tqdm(total=len(frames), unit="frame", file=sys.stderr, desc="compress")
 
     def report(s: FrameStats) -> None:
@@ -55,7 +60,7 @@ def cmd_decompress(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else src.with_name(src.name + ".y4m")
     vfile, info, frames = decompress_video(src.read_bytes(), args.start, args.intra_weights,
                                            args.weights)
-    total = len(vfile.packets) - args.start
+    total = info.frames - args.start
     bar = tqdm(frames, total=total, unit="frame", file=sys.stderr, desc="decompress")
     n = write_video(out, (f.rgb for f in bar), info, force=args.force)
     print(f"{src} -> {out}: {n} frames {info.width}x{info.height}")
@@ -72,12 +77,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     vfile, info = video_header(data)
     h = vfile.header
     kinds = "".join(p.kind for p in vfile.packets)
-    sizes = [sum(len(s) for s in p.streams) for p in vfile.packets]
     print(f"{args.input}: {h.codec} {h.variant} quality {h.quality} (I-frames: {h.intra}), "
           f"weights {h.digest}, {h.width}x{h.height}, {info.fps} fps, {h.frames} frames, "
           f"gop {h.gop}, {h.matrix} {'full' if h.full_range else 'limited'} range, "
-          f"{len(data)} bytes, {8 * len(data) / (h.width * h.height * max(len(sizes), 1)):.4f}"
+          f"{len(data)} bytes, {8 * len(data) / (h.width * h.height * max(info.frames, 1)):.4f}"
           f" bpp; frames {kinds}" + (" (cut short)" if vfile.truncated else ""))
+    if h.codec == "hinerv":
+        from hyco.video.hinerv_codec import describe
+
+        print(describe(vfile))
     return 0
 
 
@@ -138,6 +146,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = vsub.add_parser("compress", help="a video file -> .hyco")
     c.add_argument("input", help=".yuv (with --size), .y4m, or any video PyAV reads")
     c.add_argument("-o", "--output", help="default: INPUT.hyco")
+    c.add_argument("--codec", default="hycovc", choices=["hycovc", "hinerv"],
+                   help="hycovc: learned I/P-frame codec (default); hinerv: the video "
+                   "becomes a network trained on it (slow to encode)")
     c.add_argument("--variant", default="baseline", choices=sorted(VARIANTS))
     c.add_argument("-q", "--quality", help=f"default {zoo.DEFAULT_QUALITY}")
     c.add_argument("--gop", type=int, default=12, help="I-frame period (0: first frame only)")
@@ -150,6 +161,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--weights", help="P-frame (hycovc) weights instead of the shipped ones")
     c.add_argument("--intra-weights", help="I-frame image codec weights (.safetensors)")
     c.add_argument("--force", action="store_true")
+    hinerv_cli.add_arguments(c)
     c.set_defaults(func=cmd_compress)
     d = vsub.add_parser("decompress", help=".hyco -> .y4m, .yuv, .mp4 (lossless) or PNGs")
     d.add_argument("input")

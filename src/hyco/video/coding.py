@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from hyco import container, zoo
-from hyco.errors import HycoError, ModelMismatch
+from hyco.errors import CorruptStream, HycoError, ModelMismatch
 from hyco.eval.metrics import psnr
 from hyco.files import array_to_tensor, tensor_to_array
 from hyco.image import ImageCodec
@@ -190,7 +190,7 @@ def video_header(data: bytes) -> tuple[container.VideoFile, VideoInfo]:
     """Parse a .hyco video file (checks every packet) and describe it as a VideoInfo."""
     v = container.unpack_video(data)
     h = v.header
-    info = VideoInfo(h.width, h.height, Fraction(*h.fps), len(v.packets),
+    info = VideoInfo(h.width, h.height, Fraction(*h.fps), v.frames,
                      ColorSpec(h.matrix, h.full_range))
     return v, info
 
@@ -205,8 +205,14 @@ def decompress_video(data: bytes, start: int = 0, intra_weights: str | None = No
     """
     v, info = video_header(data)
     h = v.header
+    if h.codec == "hinerv":  # the file holds the network: no weights needed
+        from hyco.video import hinerv_codec
+
+        return v, info, hinerv_codec.decode_frames(v, start)
     if h.codec != CODEC_NAME:
         raise ModelMismatch(f"video codec {h.codec!r} is unknown to this hyco")
+    if v.packets[0].kind == "W":
+        raise CorruptStream(f"corrupt .hyco video file: {h.codec} files have no W packets")
     if not 0 <= start < len(v.packets):
         raise HycoError(f"start frame {start} is outside the {len(v.packets)} decodable frames")
     try:
