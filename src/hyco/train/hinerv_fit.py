@@ -15,9 +15,10 @@ order (HiNeRV's schedule, scaled by ``epochs``: 300 + 60 + 30 in the paper):
    value in each forward pass (Quant-Noise) with straight-through gradients, lr x 0.1.
 
 A run folder holds ``config.json`` (architecture, settings, a digest of the frames) and a
-checkpoint after every epoch (model, optimiser, pruning masks, stage and epoch; loaded with
-``weights_only``). Patch orders and quantisation noise are drawn from generators seeded by
-(seed, stage, epoch, step), so a resumed run continues exactly as an uninterrupted one.
+checkpoint after every epoch (model, optimiser, pruning masks, stage, epoch and the training
+seconds so far; loaded with ``weights_only``), and per-stage CSV logs. Patch orders and
+quantisation noise are drawn from generators seeded by (seed, stage, epoch, step), so a
+resumed run continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -152,6 +154,7 @@ class HiNeRVTrainer:
         self.model = build(self.cfg, settings.seed)
         self.masks: dict[str, torch.Tensor] = {}
         self.stage, self.epoch = 0, 0
+        self.seconds = 0.0  # training time so far, over every session of the run
         self.run_dir = Path(run) if run is not None else None
         self.progress, self.on_epoch = progress, on_epoch
         self.digest = frames_digest(frames)
@@ -181,6 +184,7 @@ class HiNeRVTrainer:
             self.model.load_state_dict(state["model"])
             self.masks = dict(state["masks"])
             self.stage, self.epoch = int(state["stage"]), int(state["epoch"])
+            self.seconds = float(state.get("seconds", 0.0))
             self._state = state
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +196,8 @@ class HiNeRVTrainer:
             return
         checkpoint.save(self.run_dir, {
             "stage": self.stage, "epoch": self.epoch, "model": self.model.state_dict(),
-            "opt": opt.state_dict() if opt is not None else {}, "masks": self.masks})
+            "opt": opt.state_dict() if opt is not None else {}, "masks": self.masks,
+            "seconds": self.seconds})
 
     @property
     def done(self) -> bool:
@@ -290,7 +295,9 @@ class HiNeRVTrainer:
                     opt.load_state_dict(self._state["opt"])
                 self._state = None
                 while self.stage < len(stages) and stages[self.stage][0] == name:
+                    start = time.perf_counter()
                     row = self._epoch(name, epochs, opt)
+                    self.seconds += time.perf_counter() - start
                     epoch = self.epoch + 1
                     finished = epoch == epochs
                     self.stage, self.epoch = (self.stage + 1, 0) if finished else (

@@ -1,0 +1,177 @@
+"""HiNeRV RD on a development clip: network sizes beside x264/x265 (and HyCoVC when asked).
+
+The clip is decoded once to 4:2:0 frames (the first --frames, downscaled to --width), stored
+as y4m in the output folder; every codec then codes those same frames. HiNeRV: one point per
+--sizes entry, each trained for --epochs (plus a fifth for pruning and a tenth for
+quantisation-aware training) in a run folder under the output, so an interrupted benchmark
+resumes where it stopped. Reported per point: bpp (bytes of the whole file), mean Y-PSNR and
+RGB-PSNR, encode time (training, over every session of the run, plus coding and rendering)
+and decode frames per second (hyco's fixed-point renderer, --threads threads). x264/x265:
+IPPP, -tune psnr, presets and a CRF sweep (as benchmarks/video_rd.py). HyCoVC variants
+(--variants) are coded as in video_rd.py when their weights are given. Writes JSON, a
+Markdown table and an RD plot.
+
+    python benchmarks/hinerv_rd.py --clip vtest --frames 32 --width 192 --sizes xs s m \
+        --epochs 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from hyco.eval.video_classical import code_clip, missing
+from hyco.train import checkpoint
+from hyco.train.hinerv_fit import HiNeRVSettings
+from hyco.video.coding import decompress_video, video_header
+from hyco.video.color import rgb_to_yuv420, yuv420_to_rgb
+from hyco.video.hinerv_codec import compress_hinerv, network
+from hyco.video.io import VideoInfo, read_video, write_video
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data/video"
+CLIPS = {"vtest": ("vtest.avi", None, None), "tree": ("tree.avi", None, None),
+         "megamind": ("Megamind.avi", None, None),
+         "cisco": ("CiscoVT2people_320x192_12fps.yuv", (320, 192), 12)}
+
+
+def load_clip(name: str, frames: int, width: int | None, out: Path) -> tuple[VideoInfo, list]:
+    file, size, fps = CLIPS[name]
+    info, yuv = read_video(DATA / file, size=size, fps=fps, frames=frames)
+    if width and width != info.width:
+        rgb = [yuv420_to_rgb(f, info.color) for f in yuv]
+        h = round(rgb[0].shape[0] * width / rgb[0].shape[1] / 2) * 2
+        yuv = [rgb_to_yuv420(np.asarray(Image.fromarray(r).resize((width, h), Image.LANCZOS)),
+                             info.color) for r in rgb]
+        info = VideoInfo(width, h, info.fps, len(yuv), info.color)
+    path = out / f"{name}-{info.width}x{info.height}-{len(yuv)}.y4m"
+    write_video(path, yuv, info, force=True)
+    return read_video(path)
+
+
+def _trained(run: Path) -> float:
+    """Training seconds recorded in a run folder (0 for a new run)."""
+    return float(checkpoint.load(run).get("seconds", 0.0)) if (
+        run / checkpoint.CHECKPOINT).is_file() else 0.0
+
+
+def hinerv_point(frames, info, size: str, epochs: int, bits: int, prune: float,
+                 run: Path) -> dict:
+    settings = HiNeRVSettings(size=size, epochs=epochs, bits=bits, prune=prune)
+    before = _trained(run)
+    t0 = time.perf_counter()
+    data, stats = compress_hinerv(frames, info, settings, str(run), progress=True)
+    t1 = time.perf_counter()
+    trained = _trained(run)  # over every session of the run
+    coding = (t1 - t0) - (trained - before)  # this session's time beside training
+    _, _, decoded = decompress_video(data)
+    n = len(list(decoded))
+    t2 = time.perf_counter()
+    cfg, weights, _ = network(video_header(data)[0])
+    zeros = sum(int((q == 0).sum()) for q, _ in weights.values())
+    pixels = info.width * info.height * len(frames)
+    encode_s = trained + coding
+    return {"codec": "hinerv", "preset": size, "quality": f"{cfg.num_params()} params",
+            "bytes": len(data), "bpp": 8 * len(data) / pixels,
+            "y_psnr": float(np.mean([s.y_psnr for s in stats])),
+            "rgb_psnr": float(np.mean([s.rgb_psnr for s in stats])),
+            "encode_fps": len(frames) / encode_s, "decode_fps": n / (t2 - t1),
+            "encode_s": encode_s, "train_s": trained, "params": cfg.num_params(),
+            "zero_fraction": zeros / cfg.num_params(), "epochs": epochs, "bits": bits,
+            "prune": prune, "channels": cfg.channels, "scales": list(cfg.scales)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clip", default="vtest", choices=sorted(CLIPS))
+    p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--width", type=int, default=192, help="downscale to this width (0: keep)")
+    p.add_argument("--sizes", nargs="+", default=["xs", "s", "m"])
+    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--bits", type=int, default=6)
+    p.add_argument("--prune", type=float, default=0.15)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (training, decoding)")
+    p.add_argument("--variants", nargs="*", default=[], help="HyCoVC variants to add")
+    p.add_argument("--qualities", type=float, nargs="+", default=[2, 4, 6])
+    p.add_argument("--weights-dir", help="folder with hycovc-<variant>.safetensors")
+    p.add_argument("--intra-weights", help="I-frame image codec weights")
+    p.add_argument("--crfs", type=int, nargs="+", default=[22, 27, 32, 37, 42])
+    p.add_argument("--presets", nargs="+", default=["medium", "veryslow"])
+    p.add_argument("--out", default="cache/eval/hinerv")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info, frames = load_clip(args.clip, args.frames, args.width or None, out)
+    tag = f"{args.clip}-{info.width}x{info.height}-{len(frames)}"
+    rows = []
+    for size in args.sizes:
+        run = out / "runs" / f"{tag}-{size}-e{args.epochs}-b{args.bits}-p{args.prune:g}"
+        row = hinerv_point(frames, info, size, args.epochs, args.bits, args.prune, run)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if args.variants:
+        from video_rd import hyco_point  # the HyCoVC points, coded as video_rd.py codes them
+
+        for variant in args.variants:
+            w = None
+            if variant != "baseline" and args.weights_dir:
+                f = Path(args.weights_dir) / f"hycovc-{variant}.safetensors"
+                w = str(f) if f.is_file() else None
+            for q in args.qualities:
+                q = int(q) if float(q).is_integer() else q
+                row = hyco_point(frames, info, variant, q, 0, args.intra_weights, w)
+                row["weights"] = w or "shipped/untrained"
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    for codec in ("x264", "x265"):
+        if missing(codec):
+            print(f"skip {codec}: {missing(codec)}")
+            continue
+        for preset in args.presets:
+            for crf in args.crfs:
+                row = asdict(code_clip(frames, info, codec, preset, crf))
+                row["quality"] = row.pop("crf")
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    (out / f"{tag}.json").write_text(json.dumps(
+        {"clip": args.clip, "width": info.width, "height": info.height, "frames": len(frames),
+         "threads": args.threads, "rows": rows}, indent=1))
+    lines = [f"clip {args.clip}: {len(frames)} frames {info.width}x{info.height}, "
+             f"{args.threads} thread(s)", "",
+             "| codec | preset/size | q/CRF | bpp | Y-PSNR | RGB-PSNR | encode | dec fps |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        enc = (f"{r['encode_s'] / 60:.1f} min" if "encode_s" in r
+               else f"{r['encode_fps']:.2f} fps")
+        lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
+                     f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {enc} | "
+                     f"{r['decode_fps']:.2f} |")
+    (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for key in sorted({(r["codec"], r["preset"] if r["codec"] != "hinerv" else "")
+                       for r in rows}):
+        pts = sorted((r["bpp"], r["y_psnr"]) for r in rows if (
+            r["codec"], r["preset"] if r["codec"] != "hinerv" else "") == key)
+        ax.plot(*zip(*pts, strict=True), marker="o", label=" ".join(k for k in key if k))
+    ax.set(xlabel="bpp", ylabel="Y-PSNR (dB)", title=f"{tag}, HiNeRV {args.epochs} epochs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / f"{tag}.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
