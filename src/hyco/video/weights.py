@@ -10,26 +10,20 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from hyco.errors import HycoError, ModelMismatch
 from hyco.files import write_atomic
 from hyco.video.hycovc import HyCoVC
-from hyco.zoo import WEIGHTS_DIR
+from hyco.zoo import WEIGHTS_DIR, weights_metadata
+
+__all__ = ["load", "load_weights", "save_weights", "shipped", "weights_metadata"]
 
 
 def shipped(variant: str) -> Path | None:
     path = WEIGHTS_DIR / f"hycovc-{variant}.safetensors"
     return path if path.is_file() else None
-
-
-def weights_metadata(path: str | Path) -> dict[str, str]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise HycoError(f"{path}: not a readable safetensors weights file ({exc})") from None
 
 
 def load_weights(model: HyCoVC, path: str | Path) -> None:
