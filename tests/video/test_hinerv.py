@@ -14,7 +14,6 @@ from hyco.video.hinerv import (
     default_scales,
     parse_size,
     run,
-    tensor_bits,
 )
 
 CFG = config_for(30, 44, 4, "4k", scales=(2, 2))  # canvas 32 x 44: the frame is padded
@@ -39,7 +38,6 @@ def test_configuration_shapes_serialisation_and_sizes():
     assert default_scales(1080, 1920) == (5, 4, 3, 2)  # HiNeRV's 1080p base: 9 x 16 cells
     assert default_scales(144, 176) == (2, 2, 2, 2)
     assert default_scales(20, 20) == (2,)
-    assert tensor_bits("stem.bias", 6) == 10 and tensor_bits("stem.weight", 6) == 6
     big = config_for(144, 176, 32, "l")
     assert [big.stage_out(i) for i in range(4)] == [big.channels, big.channels // 2,
                                                     max(big.channels // 4, 8), 8]
@@ -70,7 +68,7 @@ def quantized_net(bits=8, seed=1):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)
-    weights = {n: quantize(p, tensor_bits(n, bits)) for n, p in model.state_dict().items()}
+    weights = {n: quantize(p, bits) for n, p in model.state_dict().items()}
     return model, weights
 
 
@@ -106,7 +104,7 @@ def test_fake_quantised_forward_is_the_dequantised_network():
     args = (torch.tensor([1]), torch.zeros(1, 2, dtype=torch.int64), (hb, wb))
     with torch.no_grad():
         fq = model(*args)
-        weights = {n: quantize(p, tensor_bits(n, 6)) for n, p in model.state_dict().items()}
+        weights = {n: quantize(p, 6) for n, p in model.state_dict().items()}
         model.qat = None
         model.load_state_dict({n: dequantize(*w) for n, w in weights.items()})
         assert torch.equal(model(*args), fq)

@@ -13,7 +13,7 @@ from hyco.nn.weight_quant import quantize
 from hyco.train.hinerv_fit import HiNeRVSettings, build
 from hyco.video.coding import decompress_video, luma
 from hyco.video.color import ColorSpec, rgb_to_yuv420
-from hyco.video.hinerv import config_for, tensor_bits
+from hyco.video.hinerv import config_for
 from hyco.video.hinerv_codec import (
     FORMAT,
     _digest,
@@ -39,7 +39,7 @@ def random_network(bits=6):
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
         model.stages[0].enc.bias.zero_()  # an all-zero tensor: a step of 0, no table
-    return cfg, {n: quantize(p, tensor_bits(n, bits)) for n, p in model.state_dict().items()}
+    return cfg, {n: quantize(p, bits) for n, p in model.state_dict().items()}
 
 
 def test_network_streams_round_trip():

@@ -1,15 +1,21 @@
-"""Probability tables made from a histogram of the very symbols they code, stored beside them.
+"""Integer arrays coded with probability tables made from their own histograms.
 
 An overfitted codec (a network whose weights are the bitstream) has no trained entropy model:
-each tensor's integers are coded with a table built from their own histogram, and the table
-travels in the file. Its cost is part of the rate, so it is stored compactly: the value range
-(``lo`` and the entry count) and the frequencies at a *precision* (their sum is
-``2**precision``) that the encoder chooses per table to minimise table bits plus data bits;
-a tensor of a few dozen numbers gets a coarse table, one of a million a fine one. The
-frequencies are Elias-gamma coded, the last one implied by the sum.
+each array (a weight tensor's integers) is coded with a table built from its own histogram,
+and the table travels in the file. Its cost is part of the rate, so the encoder chooses, per
+array, the table that minimises table bits plus data bits:
 
-Everything the decoder derives (the coder's 20-bit tables) is integer arithmetic on the stored
-numbers, so both sides build identical tables on any machine.
+- *bins*: values are grouped in bins of ``2**shift`` consecutive integers; the table gives
+  each bin a frequency and the value's position inside its bin is sent in ``shift`` raw bits.
+  A million weights get one entry per value (``shift = 0``); eight biases spread over a
+  thousand values get a handful of bins (a table of a few bits, about ``log2(range)`` bits a
+  value), where one entry per value would cost far more than the data;
+- *precision*: the frequencies sum to ``2**precision``, no finer than the counts warrant.
+
+Stored per array: ``lo`` (the first value), the number of bins, ``shift``, ``precision`` and
+the frequencies but the last (Elias-gamma coded; the last is implied by the sum). Everything
+the decoder derives (the coder's 20-bit tables) is integer arithmetic on these numbers, so
+both sides build identical tables on any machine.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hyco.entropy import coder
 from hyco.entropy.bits import BitReader, BitWriter
 from hyco.entropy.coder import PRECISION, TableSet, quantize_pmf
 from hyco.errors import CorruptStream
 
 MAX_PRECISION = 16
-MAX_ENTRIES = 1 << 15
-_PRECISION_FIELD = 5  # bits of the precision field
+MAX_BINS = 1 << 15
+MAX_SHIFT = 16
+_FIELD = 5  # bits of the shift and precision fields
 _MAX_LO = 1 << 40
 
 
@@ -39,44 +47,49 @@ def _sgamma_bits(v: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class HistogramTable:
-    """Frequencies of the values ``lo .. lo + len(freqs) - 1``, summing to ``2**precision``."""
+    """Frequencies (summing to ``2**precision``) of the bins ``lo + k * 2**shift ..``."""
 
     lo: int
+    shift: int
     precision: int
     freqs: np.ndarray  # int64, every entry >= 1
 
     @classmethod
-    def fit(cls, symbols: np.ndarray) -> HistogramTable:
-        """The table (range and precision) that codes ``symbols`` in the fewest total bits."""
-        sym = np.asarray(symbols, dtype=np.int64).ravel()
-        if sym.size == 0:
-            return cls(0, 1, np.array([2], dtype=np.int64))
-        lo = int(sym.min())
-        if abs(lo) >= _MAX_LO or abs(int(sym.max())) >= _MAX_LO:
-            raise ValueError("symbols too large for a histogram table")
-        counts = np.bincount(sym - lo)
-        if counts.size > MAX_ENTRIES:
-            raise ValueError(f"{counts.size} distinct values exceed {MAX_ENTRIES} table entries")
+    def fit(cls, values: np.ndarray) -> HistogramTable:
+        """The table that codes ``values`` in the fewest bits, its own included."""
+        v = np.asarray(values, dtype=np.int64).ravel()
+        if v.size == 0:
+            return cls(0, 0, 1, np.array([2], dtype=np.int64))
+        lo, hi = int(v.min()), int(v.max())
+        if max(abs(lo), abs(hi)) >= _MAX_LO:
+            raise ValueError("values too large for a histogram table")
         best: tuple[float, HistogramTable] | None = None
-        for p in range((counts.size - 1).bit_length() + 1, MAX_PRECISION + 1):
-            table = cls(lo, p, quantize_pmf(counts.astype(np.float64), p))
-            data = float(np.sum(counts * (p - np.log2(table.freqs))))
-            total = table.table_bits() + data
-            if best is None or total < best[0]:
-                best = (total, table)
-        assert best is not None
+        for shift in range(MAX_SHIFT + 1):
+            counts = np.bincount((v - lo) >> shift)
+            if counts.size > MAX_BINS:
+                continue
+            for p in range((counts.size - 1).bit_length() + 1, MAX_PRECISION + 1):
+                table = cls(lo, shift, p, quantize_pmf(counts.astype(np.float64), p))
+                bits = (table.table_bits() + v.size * shift
+                        + float(np.sum(counts * (p - np.log2(table.freqs)))))
+                if best is None or bits < best[0]:
+                    best = (bits, table)
+            if counts.size == 1:
+                break
+        if best is None:
+            raise ValueError(f"values span more than {MAX_BINS} << {MAX_SHIFT}")
         return best[1]
 
     def table_bits(self) -> int:
         """Exact length in bits of :meth:`write`'s output."""
-        n = self.freqs.size
-        return (_sgamma_bits(self.lo) + int(_gamma_bits(np.array([n]))[0]) + _PRECISION_FIELD
-                + int(_gamma_bits(self.freqs[:-1]).sum()))
+        return (_sgamma_bits(self.lo) + int(_gamma_bits(np.array([self.freqs.size]))[0])
+                + 2 * _FIELD + int(_gamma_bits(self.freqs[:-1]).sum()))
 
     def write(self, w: BitWriter) -> None:
         w.sgamma(self.lo)
         w.gamma(int(self.freqs.size))
-        w.uint(self.precision, _PRECISION_FIELD)
+        w.uint(self.shift, _FIELD)
+        w.uint(self.precision, _FIELD)
         for f in self.freqs[:-1]:
             w.gamma(int(f))
 
@@ -84,26 +97,81 @@ class HistogramTable:
     def read(cls, r: BitReader) -> HistogramTable:
         lo = r.sgamma()
         n = r.gamma()
-        precision = r.uint(_PRECISION_FIELD)
-        if (abs(lo) >= _MAX_LO or not 1 <= precision <= MAX_PRECISION or n > MAX_ENTRIES
-                or n > 1 << (precision - 1)):
-            raise CorruptStream("corrupt probability table: bad range or precision")
+        shift, precision = r.uint(_FIELD), r.uint(_FIELD)
+        if (abs(lo) >= _MAX_LO or shift > MAX_SHIFT or not 1 <= precision <= MAX_PRECISION
+                or n > MAX_BINS or n > 1 << (precision - 1)):
+            raise CorruptStream("corrupt probability table: bad range, bins or precision")
         freqs = [r.gamma() for _ in range(n - 1)]
         last = (1 << precision) - sum(freqs)
         if last < 1:
             raise CorruptStream("corrupt probability table: frequencies exceed their total")
-        return cls(lo, precision, np.array([*freqs, last], dtype=np.int64))
+        return cls(lo, shift, precision, np.array([*freqs, last], dtype=np.int64))
+
+    @property
+    def hi(self) -> int:
+        """The largest value the table can code."""
+        return self.lo + (self.freqs.size << self.shift) - 1
 
 
-def table_set(tables: list[HistogramTable]) -> TableSet:
-    """The coder's tables: frequencies scaled to its precision, plus its escape entry.
+def _coder_table(freqs: np.ndarray, precision: int) -> np.ndarray:
+    """Frequencies scaled to the coder's precision plus its escape entry (never used: the
+    range covers every symbol), which takes one unit from the largest entry (the first one
+    on ties), so the sum stays exactly ``2**PRECISION``."""
+    f = freqs << (PRECISION - precision)
+    f[int(np.argmax(f))] -= 1
+    return np.append(f, 1)
 
-    The escape (never used: the range covers every symbol) takes one unit from the largest
-    entry (the first one on ties), so the sums stay exactly ``2**PRECISION``.
-    """
-    freqs = []
-    for t in tables:
-        f = t.freqs << (PRECISION - t.precision)
-        f[int(np.argmax(f))] -= 1
-        freqs.append(np.append(f, 1))
-    return TableSet(freqs, np.array([-t.lo for t in tables], dtype=np.int64))
+
+def _table_set(tables: list[HistogramTable]) -> TableSet:
+    """One table per array (its bins), then uniform tables for ``shift`` raw bits, 1..MAX."""
+    bins = [_coder_table(t.freqs, t.precision) for t in tables]
+    raw = [_coder_table(np.ones(1 << k, dtype=np.int64), k) for k in range(1, MAX_SHIFT + 1)]
+    return TableSet(bins + raw, np.zeros(len(bins) + len(raw), dtype=np.int64))
+
+
+def _layout(tables: list[HistogramTable], sizes: list[int]) -> np.ndarray:
+    """Table index of every symbol: per array its bins, then its low bits (if any)."""
+    n = len(tables)
+    parts = []
+    for i, (t, size) in enumerate(zip(tables, sizes, strict=True)):
+        parts.append(np.full(size, i, dtype=np.int64))
+        if t.shift:
+            parts.append(np.full(size, n + t.shift - 1, dtype=np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def encode_arrays(arrays: list[np.ndarray], side: BitWriter) -> bytes:
+    """Write each array's table to ``side`` and return one ANS stream of all their values."""
+    flat = [np.asarray(a, dtype=np.int64).ravel() for a in arrays]
+    tables = [HistogramTable.fit(a) for a in flat]
+    symbols = []
+    for t, a in zip(tables, flat, strict=True):
+        t.write(side)
+        symbols.append((a - t.lo) >> t.shift)
+        if t.shift:
+            symbols.append((a - t.lo) & ((1 << t.shift) - 1))
+    if not flat:
+        return b""
+    return coder.encode(np.concatenate(symbols), _layout(tables, [a.size for a in flat]),
+                        _table_set(tables))
+
+
+def decode_arrays(sizes: list[int], side: BitReader, data: bytes) -> list[np.ndarray]:
+    """Inverse of :func:`encode_arrays` for arrays of the given sizes (flat int64)."""
+    tables = [HistogramTable.read(side) for _ in sizes]
+    if not sizes:
+        if data:
+            raise CorruptStream("corrupt stream: data without arrays")
+        return []
+    symbols = coder.decode(data, _layout(tables, sizes), _table_set(tables))
+    out, pos = [], 0
+    for t, size in zip(tables, sizes, strict=True):
+        bins = symbols[pos : pos + size]
+        pos += size
+        low = symbols[pos : pos + size] if t.shift else np.zeros(size, dtype=np.int64)
+        pos += size if t.shift else 0
+        if size and (bins.min() < 0 or bins.max() >= t.freqs.size or low.min() < 0
+                     or low.max() >> t.shift):  # only escapes in a corrupt stream get here
+            raise CorruptStream("corrupt stream: a value outside its table")
+        out.append(t.lo + (bins << t.shift) + low)
+    return out

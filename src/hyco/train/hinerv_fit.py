@@ -11,7 +11,7 @@ order (HiNeRV's schedule, scaled by ``epochs``: 300 + 60 + 30 in the paper):
    ``1 / sqrt(tensor size)`` (so large tensors give up more), then fine-tuning with the
    zeros held (re-applied after every step), cosine lr from the base rate.
 3. ``quant`` (``epochs / 10``, at least 1): quantisation-aware training at ``bits`` per
-   tensor (biases at least 10): a random 90% of every tensor's entries take their quantised
+   tensor (one step per tensor): a random 90% of every tensor's entries take their quantised
    value in each forward pass (Quant-Noise) with straight-through gradients, lr x 0.1.
 
 A run folder holds ``config.json`` (architecture, settings, a digest of the frames) and a
@@ -42,7 +42,7 @@ from hyco.eval.metrics import ms_ssim
 from hyco.nn.weight_quant import MAX_BITS, MIN_BITS, Step, quantize
 from hyco.train import checkpoint
 from hyco.train.log import RunLog
-from hyco.video.hinerv import HiNeRV, HiNeRVConfig, config_for, prunable, tensor_bits
+from hyco.video.hinerv import HiNeRV, HiNeRVConfig, config_for, prunable
 
 L1_WEIGHT = 0.7
 SSIM_WINDOW = 5
@@ -322,5 +322,5 @@ class HiNeRVTrainer:
         """The trained network's integer weights and steps (pruned entries are zeros)."""
         if not self.done:
             raise HycoError("the network is not trained yet")
-        return {n: quantize(p, tensor_bits(n, self.settings.bits))
+        return {n: quantize(p, self.settings.bits)
                 for n, p in self.model.state_dict().items()}

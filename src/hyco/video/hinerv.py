@@ -53,7 +53,7 @@ from hyco.container import MAX_FRAMES, MAX_SIDE
 from hyco.errors import HycoError
 from hyco.nn.exact_layers import ONE, ChannelNorm, HardGELU, clamp, div_round
 from hyco.nn.interp import lerp, lerp_exact, source_span, taps, upsample, upsample_exact
-from hyco.nn.weight_quant import MAX_BITS, Step, fake_quant, fixed_point, rescale
+from hyco.nn.weight_quant import Step, fake_quant, fixed_point, rescale
 
 # sizes: parameters at one million pixel-frames; a video of N pixel-frames gets
 # SIZES[size] * (N / 1e6) ** SIZE_EXPONENT parameters. Sublinear, as the bits a codec needs
@@ -63,7 +63,6 @@ from hyco.nn.weight_quant import MAX_BITS, Step, fake_quant, fixed_point, rescal
 SIZES = {"xs": 10_000, "s": 20_000, "m": 40_000, "l": 80_000}
 SIZE_EXPONENT = 0.7
 DEFAULT_SIZE = "s"
-BIAS_BITS = 10  # biases are few: they keep at least this many bits
 MAX_PARAMS = 1 << 24
 MAX_FAN_IN = 1 << 13  # keeps exact accumulators below 2**48 (see hyco.nn.weight_quant)
 _MIN_CHANNELS = 8
@@ -509,16 +508,11 @@ class HiNeRV(nn.Module):
         if self.qat is None:
             return p
         bits, noise = self.qat
-        return fake_quant(p, tensor_bits(name, bits), noise if self.training else 1.0,
+        return fake_quant(p, bits, noise if self.training else 1.0,
                           self.noise_generator)
 
     def forward(self, t: Tensor, origin: Tensor, cells: tuple[int, int]) -> Tensor:
         return run(self.cfg, FloatOps(self), t, origin, cells)
-
-
-def tensor_bits(name: str, bits: int) -> int:
-    """Bits of a tensor at a ``bits`` setting: biases keep at least BIAS_BITS."""
-    return min(max(bits, BIAS_BITS), MAX_BITS) if name.endswith(".bias") else bits
 
 
 def prunable(name: str) -> bool:

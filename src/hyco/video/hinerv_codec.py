@@ -6,11 +6,11 @@ three streams:
 
 0. *config*: format version, weight bits, the number of architecture integers and the
    integers (:meth:`HiNeRVConfig.to_ints`), all Elias-gamma coded;
-1. *tables*: per tensor in the canonical order (:meth:`HiNeRVConfig.shapes`): its step's
-   12-bit mantissa (0: an all-zero tensor, nothing else follows), the step's 6-bit exponent,
-   and the probability table made from the histogram of its integers
-   (:class:`~hyco.entropy.histogram.HistogramTable`, precision chosen per tensor);
-2. *weights*: one ANS stream holding every tensor's integers, each with its own table.
+1. *tables*: per tensor in the canonical order (:meth:`HiNeRVConfig.shapes`) its step: a
+   12-bit mantissa (0: an all-zero tensor, not coded further) and a 6-bit exponent; then,
+   per coded tensor, the probability table made from the histogram of its integers
+   (:mod:`hyco.entropy.histogram`: bin width and precision chosen per tensor);
+2. *weights*: one ANS stream holding every coded tensor's integers, each with its table.
 
 The header's digest is the first 8 bytes of the SHA-256 of the three streams. A decoder
 rebuilds the integer network and renders any frame independently of the others, in fixed
@@ -20,15 +20,15 @@ point, so its pixels equal the encoder's on every machine and thread count.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 
 from hyco import container
-from hyco.entropy import coder
 from hyco.entropy.bits import BitReader, BitWriter
-from hyco.entropy.histogram import HistogramTable, table_set
+from hyco.entropy.histogram import decode_arrays, encode_arrays
 from hyco.errors import CorruptStream, HycoError
 from hyco.nn.weight_quant import MANTISSA_BITS, MAX_BITS, Step, qmax
 from hyco.train.hinerv_fit import HiNeRVSettings, HiNeRVTrainer
@@ -52,26 +52,16 @@ def pack_network(cfg: HiNeRVConfig, weights: Weights, bits: int) -> list[bytes]:
     for v in (FORMAT, bits, len(ints), *ints):
         head.gamma(v)
     side = BitWriter()
-    tables: list[HistogramTable] = []
-    symbols: list[np.ndarray] = []
+    arrays: list[np.ndarray] = []
     for name, shape in cfg.shapes().items():
         q, step = weights[name]
         if tuple(q.shape) != shape:
             raise ValueError(f"{name}: shape {tuple(q.shape)}, expected {shape}")
         side.uint(step.mantissa, MANTISSA_BITS)
-        if step.mantissa == 0:
-            continue
-        side.uint(step.exponent, _EXPONENT_BITS)
-        flat = q.flatten().numpy().astype(np.int64)
-        table = HistogramTable.fit(flat)
-        table.write(side)
-        tables.append(table)
-        symbols.append(flat)
-    data = b""
-    if tables:
-        index = np.concatenate([np.full(s.size, i, dtype=np.int64)
-                                for i, s in enumerate(symbols)])
-        data = coder.encode(np.concatenate(symbols), index, table_set(tables))
+        if step.mantissa:
+            side.uint(step.exponent, _EXPONENT_BITS)
+            arrays.append(q.flatten().numpy().astype(np.int64))
+    data = encode_arrays(arrays, side)
     return [head.getvalue(), side.getvalue(), data]
 
 
@@ -98,9 +88,6 @@ def unpack_network(streams: tuple[bytes, ...] | list[bytes]) -> tuple[HiNeRVConf
     side = BitReader(streams[1], "HiNeRV tables")
     shapes = cfg.shapes()
     steps: dict[str, Step] = {}
-    tables: list[HistogramTable] = []
-    coded: list[str] = []
-    limit = qmax(MAX_BITS)
     for name in shapes:
         mantissa = side.uint(MANTISSA_BITS)
         exponent = side.uint(_EXPONENT_BITS) if mantissa else 0
@@ -108,26 +95,17 @@ def unpack_network(streams: tuple[bytes, ...] | list[bytes]) -> tuple[HiNeRVConf
             steps[name] = Step(mantissa, exponent)
         except ValueError:
             raise CorruptStream(f"corrupt HiNeRV tables: bad step of {name}") from None
-        if mantissa:
-            table = HistogramTable.read(side)
-            if table.lo < -limit or table.lo + table.freqs.size - 1 > limit:
-                raise CorruptStream(f"corrupt HiNeRV tables: range of {name}")
-            tables.append(table)
-            coded.append(name)
+    coded = [name for name in shapes if steps[name].mantissa]
+    arrays = decode_arrays([math.prod(shapes[name]) for name in coded], side, streams[2])
     side.finish()
-    sizes = [int(np.prod(shapes[name])) for name in coded]
-    if coded:
-        index = np.repeat(np.arange(len(coded)), sizes)
-        flat = coder.decode(streams[2], index, table_set(tables))
-    elif streams[2]:
-        raise CorruptStream("corrupt HiNeRV file: weights without tables")
+    values = dict(zip(coded, arrays, strict=True))
+    limit = qmax(MAX_BITS)
     weights: Weights = {}
-    pos = 0
-    parts = dict(zip(coded, sizes, strict=True))
     for name, shape in shapes.items():
-        if name in parts:
-            q = torch.from_numpy(flat[pos : pos + parts[name]].copy()).view(shape)
-            pos += parts[name]
+        if name in values:
+            if values[name].size and int(np.abs(values[name]).max()) > limit:
+                raise CorruptStream(f"corrupt HiNeRV file: {name} beyond {MAX_BITS} bits")
+            q = torch.from_numpy(values[name]).view(shape)
         else:
             q = torch.zeros(shape, dtype=torch.int64)
         weights[name] = (q, steps[name])
