@@ -12,7 +12,8 @@ from hyco.train.hinerv_fit import (
     patch_cells,
     prune_masks,
 )
-from hyco.video.hinerv import ExactHiNeRV, config_for, prunable
+from hyco.video.hinerv import ExactHiNeRV, prunable
+from hyco.video.hinerv_config import config_for
 
 
 def clip(t=4, h=32, w=48, seed=3):

@@ -13,7 +13,6 @@ from hyco.nn.weight_quant import quantize
 from hyco.train.hinerv_fit import HiNeRVSettings, build
 from hyco.video.coding import decompress_video, luma
 from hyco.video.color import ColorSpec, rgb_to_yuv420
-from hyco.video.hinerv import config_for
 from hyco.video.hinerv_codec import (
     FORMAT,
     _digest,
@@ -21,6 +20,7 @@ from hyco.video.hinerv_codec import (
     pack_network,
     unpack_network,
 )
+from hyco.video.hinerv_config import config_for
 from hyco.video.io import VideoInfo, read_video, write_video
 
 INFO = VideoInfo(48, 32, Fraction(25), 4)

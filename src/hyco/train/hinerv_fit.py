@@ -42,7 +42,8 @@ from hyco.eval.metrics import ms_ssim
 from hyco.nn.weight_quant import MAX_BITS, MIN_BITS, Step, quantize
 from hyco.train import checkpoint
 from hyco.train.log import RunLog
-from hyco.video.hinerv import HiNeRV, HiNeRVConfig, config_for, prunable
+from hyco.video.hinerv import HiNeRV, prunable
+from hyco.video.hinerv_config import HiNeRVConfig, config_for
 
 L1_WEIGHT = 0.7
 SSIM_WINDOW = 5

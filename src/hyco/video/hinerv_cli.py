@@ -12,7 +12,7 @@ from tqdm import tqdm
 from hyco.files import write_atomic
 from hyco.train.hinerv_fit import HiNeRVSettings
 from hyco.video.color import YUVFrame
-from hyco.video.hinerv import DEFAULT_SIZE, SIZE_EXPONENT, SIZES
+from hyco.video.hinerv_config import DEFAULT_SIZE, SIZE_EXPONENT, SIZES
 from hyco.video.io import VideoInfo
 
 OPTIONS = ("model_size", "epochs", "bits", "prune", "run")

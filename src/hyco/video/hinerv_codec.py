@@ -34,7 +34,8 @@ from hyco.nn.weight_quant import MANTISSA_BITS, MAX_BITS, Step, qmax
 from hyco.train.hinerv_fit import HiNeRVSettings, HiNeRVTrainer
 from hyco.video.coding import DecodedFrame, FrameStats, frame_metrics
 from hyco.video.color import YUVFrame, yuv420_to_rgb
-from hyco.video.hinerv import ExactHiNeRV, HiNeRVConfig
+from hyco.video.hinerv import ExactHiNeRV
+from hyco.video.hinerv_config import HiNeRVConfig
 from hyco.video.io import VideoInfo
 
 CODEC_NAME = "hinerv"
