@@ -100,3 +100,14 @@ def test_pruning_masks_and_patches():
         HiNeRVSettings(prune=1.0)
     with pytest.raises(HycoError):
         HiNeRVSettings(epochs=0)
+
+
+def test_a_short_run_still_renders_the_video():
+    """Even two epochs leave a picture (the zero-initialised head is never pruned)."""
+    frames = clip()
+    tr = HiNeRVTrainer(frames, settings(epochs=2, prune=0.5), progress=False)
+    tr.train()
+    weights = tr.quantized()
+    assert weights["head.weight"][0].any()
+    net = ExactHiNeRV(tr.cfg, weights)
+    assert net.render(0).std() > 1

@@ -316,9 +316,10 @@ class HiNeRV(nn.Module):
 
 
 def prunable(name: str) -> bool:
-    """Weights that pruning may zero: convolutions of the stem, blocks and head (HiNeRV
-    leaves the encodings, grids and their linear maps, unpruned)."""
-    return name.endswith(".weight") and ".enc." not in name
+    """Weights that pruning may zero: the convolutions of the stem and the blocks. HiNeRV
+    leaves the encodings (grids and their linear maps) unpruned; the head is left too: it is
+    a few dozen weights, and starting at zero they would be the first to go early on."""
+    return name.endswith(".weight") and ".enc." not in name and not name.startswith("head.")
 
 
 # -- rendering --------------------------------------------------------------------------------
