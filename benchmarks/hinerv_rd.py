@@ -148,8 +148,10 @@ def main() -> None:
              "| codec | preset/size | q/CRF | bpp | Y-PSNR | RGB-PSNR | encode | dec fps |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        enc = (f"{r['encode_s'] / 60:.1f} min" if "encode_s" in r
-               else f"{r['encode_fps']:.2f} fps")
+        enc = f"{r['encode_fps']:.2f} fps"
+        if "encode_s" in r:
+            enc = f"{r['encode_s'] / 60:.1f} min" if r["encode_s"] >= 120 else \
+                f"{r['encode_s']:.0f} s"
         lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
                      f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {enc} | "
                      f"{r['decode_fps']:.2f} |")
