@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from hyco import container
 from hyco.entropy.bits import BitReader, BitWriter
@@ -160,7 +161,8 @@ def compress_hinerv(frames: list[YUVFrame], info: VideoInfo,
     net = ExactHiNeRV(cfg, decoded)
     share = len(data) / len(frames)
     stats = []
-    for i, frame in enumerate(frames):
+    for i, frame in enumerate(tqdm(frames, unit="frame", desc="render", disable=not progress,
+                                   dynamic_ncols=True)):
         rec = net.render(i)
         if recons is not None:
             recons.append(rec)
