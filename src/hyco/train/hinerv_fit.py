@@ -182,10 +182,14 @@ class HiNeRVTrainer:
                 raise HycoError(f"{self.run_dir} holds a run of another video or other "
                                 "settings (delete it or pick another run folder)")
             state = checkpoint.load(self.run_dir)
-            self.model.load_state_dict(state["model"])
-            self.masks = dict(state["masks"])
-            self.stage, self.epoch = int(state["stage"]), int(state["epoch"])
-            self.seconds = float(state.get("seconds", 0.0))
+            try:
+                self.model.load_state_dict(state["model"])
+                self.masks = dict(state["masks"])
+                self.stage, self.epoch = int(state["stage"]), int(state["epoch"])
+                self.seconds = float(state.get("seconds", 0.0))
+            except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+                raise HycoError(f"{self.run_dir}: unusable checkpoint "
+                                f"({exc.__class__.__name__}); delete the folder") from None
             self._state = state
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
