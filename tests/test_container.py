@@ -72,7 +72,8 @@ from hyco.container import (  # noqa: E402
 )
 
 VHEADER = VideoHeader(codec="hycovc", variant="full", quality="3", intra="mean-scale",
-                      digest="0123456789abcdef", height=17, width=33, fps=(30000, 1001), frames=3, gop=2,
+                      digest="0123456789abcdef", height=17, width=33, fps=(30000, 1001),
+                      frames=3, gop=2,
                       matrix="bt601", full_range=False, params=(5,))
 PACKETS = (Packet("I", 0, (b"ab" * 7, b"c")), Packet("P", 1, (b"", b"xyz")),
            Packet("I", 2, (b"q" * 9,)))

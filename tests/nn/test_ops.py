@@ -1,9 +1,8 @@
 import torch
 
+from conftest import trained_tiny
 from hyco.image.base import DECODE_THREADS
 from hyco.nn.ops import pinned_threads
-
-from conftest import trained_tiny
 
 
 def test_pinned_threads_restores_the_setting():
