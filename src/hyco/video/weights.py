@@ -50,12 +50,10 @@ def save_weights(model: HyCoVC, path: str | Path, extra: dict[str, str] | None =
 def _load(variant: str, weights: str | None, _stamp: tuple) -> HyCoVC:
     from hyco.train.video import build
 
-    size = weights_metadata(weights).get("size", "small") if weights else "small"
-    model = build(variant, size)
     path = weights or shipped(variant)
+    size = weights_metadata(path).get("size", "small") if path is not None else "small"
+    model = build(variant, size)
     if path is not None:
-        if not weights:
-            model = build(variant, weights_metadata(path).get("size", "small"))
         load_weights(model, path)
     return model.eval()
 
