@@ -18,6 +18,7 @@
 # Result: cache/hific-low.safetensors (fp16); to ship it: cp it to src/hyco/weights/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source recipes/lib.sh
 RD_STEPS=${1:-20000}
 GAN_STEPS=${2:-20000}
 THREADS=${3:-2}
@@ -27,7 +28,7 @@ GAN=${GAN_RUNDIR:-cache/runs/hific-$REGIME-gan}
 STAGE1=recipes/state/hific-$REGIME-rd.safetensors
 lpips=()
 [[ -n "${LPIPS:-}" ]] && lpips=(--lpips "$LPIPS")
-[[ -d cache/corpus ]] || python recipes/build_corpus.py --out cache/corpus
+need_corpus
 common=(--data cache/corpus --val cache/corpus_val --batch-size 8 --crop 256 --lr 1e-4 --bf16
         --ckpt-every 250 --val-every 1000 --log-every 50 --seed 0 --threads "$THREADS")
 

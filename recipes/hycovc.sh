@@ -4,11 +4,12 @@
 # OpenCV sample videos vtest, Megamind, tree (real motion); CiscoVT2people is held out for
 # evaluation. Clips of FRAMES frames (1 reference + unrolled P-frames), crops of CROP px,
 # a rate level per step (gain units), bf16 autocast.
-# Resumable like the image recipe: RUNDIR checkpoint -> --resume; else
+# Resumable (recipes/lib.sh): RUNDIR checkpoint -> --resume; else
 # recipes/state/hycovc-VARIANT.safetensors -> --init; exported (fp16) at the end.
 #   bash recipes/hycovc.sh VARIANT [STEPS] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source recipes/lib.sh
 VARIANT=${1:?context, flow or full}
 STEPS=${2:-20000}
 THREADS=${3:-2}
@@ -18,7 +19,7 @@ BATCH=${BATCH:-4}
 LR=${LR:-1e-4}
 RUNDIR=${RUNDIR:-cache/runs/hycovc-$VARIANT}
 STATE=recipes/state/hycovc-$VARIANT.safetensors
-[[ -d cache/corpus ]] || python recipes/build_corpus.py --out cache/corpus
+need_corpus
 if [[ ! -d cache/video_corpus ]]; then
   mkdir -p cache/video_corpus
   for f in cache/corpus/*; do ln -sf "$(readlink -f "$f")" cache/video_corpus/; done
@@ -26,13 +27,6 @@ if [[ ! -d cache/video_corpus ]]; then
     ln -sf "$(readlink -f ../shared/data/video/$v.avi)" cache/video_corpus/
   done
 fi
-if [[ -f "$RUNDIR/checkpoint.pt" ]]; then
-  hyco train --resume "$RUNDIR" --steps "$STEPS" --threads "$THREADS"
-else
-  init=()
-  [[ -f "$STATE" ]] && init=(--init "$STATE")
-  hyco train --model hycovc --variant "$VARIANT" --data cache/video_corpus --out "$RUNDIR" \
-    --steps "$STEPS" --frames "$FRAMES" --crop "$CROP" --batch-size "$BATCH" --lr "$LR" \
-    --bf16 --ckpt-every 250 --log-every 20 --seed 0 --threads "$THREADS" "${init[@]}"
-fi
-hyco export "$RUNDIR" -o "$STATE" --half
+train_resumable "$RUNDIR" "$STATE" "$STEPS" "$THREADS" \
+  --model hycovc --variant "$VARIANT" --data cache/video_corpus --frames "$FRAMES" \
+  --crop "$CROP" --batch-size "$BATCH" --lr "$LR" --bf16 --ckpt-every 250 --log-every 20 --seed 0

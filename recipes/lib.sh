@@ -1,0 +1,26 @@
+# Shared by the training recipes (sourced, not run): one resume logic for every model, so a
+# recipe states only its model and its hyper-parameters.
+
+need_corpus() {  # the photo corpus of ../shared/DATA.md, built once
+  [[ -d cache/corpus ]] || python recipes/build_corpus.py --out cache/corpus
+}
+
+# train_resumable RUNDIR STATE STEPS THREADS HYCO_TRAIN_ARGS...
+# Resumable at three levels:
+#   - within a session: RUNDIR/checkpoint.pt exists -> `hyco train --resume` (exact);
+#   - across sessions: STATE (committed, fp16) exists -> a fresh run with --init STATE, whose
+#     metadata carries the steps already done;
+#   - from scratch otherwise (HYCO_TRAIN_ARGS: model, data and hyper-parameters of a fresh run).
+# The weights then go to STATE, so the next session continues from them.
+train_resumable() {
+  local rundir=$1 state=$2 steps=$3 threads=$4
+  shift 4
+  if [[ -f "$rundir/checkpoint.pt" ]]; then
+    hyco train --resume "$rundir" --steps "$steps" --threads "$threads"
+  else
+    local init=()
+    [[ -f "$state" ]] && init=(--init "$state")
+    hyco train "$@" --out "$rundir" --steps "$steps" --threads "$threads" "${init[@]}"
+  fi
+  hyco export "$rundir" -o "$state" --half
+}
