@@ -9,7 +9,7 @@ RGB-PSNR, encode time (training, over every session of the run, plus coding and 
 and decode frames per second (hyco's fixed-point renderer, --threads threads). x264/x265:
 IPPP, -tune psnr, presets and a CRF sweep (as benchmarks/video_rd.py). HyCoVC variants
 (--variants) are coded as in video_rd.py when their weights are given. Writes JSON, a
-Markdown table and an RD plot.
+Markdown table and an RD plot (video_rd.write_report).
 
     python benchmarks/hinerv_rd.py --clip vtest --frames 32 --width 192 --sizes xs s m \
         --epochs 150
@@ -20,39 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from video_rd import classical_rows, hyco_rows, load_frames, write_report
 
-from hyco.eval.video_classical import code_clip, missing
 from hyco.train import checkpoint
 from hyco.train.hinerv_fit import HiNeRVSettings
 from hyco.video.coding import decompress_video, video_header
-from hyco.video.color import rgb_to_yuv420, yuv420_to_rgb
 from hyco.video.hinerv_codec import compress_hinerv, network
-from hyco.video.io import VideoInfo, read_video, write_video
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/video"
 CLIPS = {"vtest": ("vtest.avi", None, None), "tree": ("tree.avi", None, None),
          "megamind": ("Megamind.avi", None, None),
          "cisco": ("CiscoVT2people_320x192_12fps.yuv", (320, 192), 12)}
-
-
-def load_clip(name: str, frames: int, width: int | None, out: Path) -> tuple[VideoInfo, list]:
-    file, size, fps = CLIPS[name]
-    info, yuv = read_video(DATA / file, size=size, fps=fps, frames=frames)
-    if width and width != info.width:
-        rgb = [yuv420_to_rgb(f, info.color) for f in yuv]
-        h = round(rgb[0].shape[0] * width / rgb[0].shape[1] / 2) * 2
-        yuv = [rgb_to_yuv420(np.asarray(Image.fromarray(r).resize((width, h), Image.LANCZOS)),
-                             info.color) for r in rgb]
-        info = VideoInfo(width, h, info.fps, len(yuv), info.color)
-    path = out / f"{name}-{info.width}x{info.height}-{len(yuv)}.y4m"
-    write_video(path, yuv, info, force=True)
-    return read_video(path)
 
 
 def _trained(run: Path) -> float:
@@ -84,7 +65,8 @@ def hinerv_point(frames, info, size: str, epochs: int, bits: int, prune: float,
             "encode_fps": len(frames) / encode_s, "decode_fps": n / (t2 - t1),
             "encode_s": encode_s, "train_s": trained, "params": cfg.num_params(),
             "zero_fraction": zeros / cfg.num_params(), "epochs": epochs, "bits": bits,
-            "prune": prune, "channels": cfg.channels, "scales": list(cfg.scales)}
+            "prune": prune, "series": "hinerv", "channels": cfg.channels,
+            "scales": list(cfg.scales)}
 
 
 def main() -> None:
@@ -108,7 +90,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    info, frames = load_clip(args.clip, args.frames, args.width or None, out)
+    file, size, fps = CLIPS[args.clip]
+    info, frames = load_frames(file, size, fps, args.frames, args.width or None,
+                               out / f"{args.clip}-{args.width or 'full'}-{args.frames}.y4m")
     tag = f"{args.clip}-{info.width}x{info.height}-{len(frames)}"
     rows = []
     for size in args.sizes:
@@ -117,62 +101,13 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.variants:
-        from video_rd import hyco_point  # the HyCoVC points, coded as video_rd.py codes them
-
-        for variant in args.variants:
-            w = None
-            if variant != "baseline" and args.weights_dir:
-                f = Path(args.weights_dir) / f"hycovc-{variant}.safetensors"
-                w = str(f) if f.is_file() else None
-            for q in args.qualities:
-                q = int(q) if float(q).is_integer() else q
-                row = hyco_point(frames, info, variant, q, 0, args.intra_weights, w)
-                row["weights"] = w or "shipped/untrained"
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    for codec in ("x264", "x265"):
-        if missing(codec):
-            print(f"skip {codec}: {missing(codec)}")
-            continue
-        for preset in args.presets:
-            for crf in args.crfs:
-                row = asdict(code_clip(frames, info, codec, preset, crf))
-                row["quality"] = row.pop("crf")
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    (out / f"{tag}.json").write_text(json.dumps(
-        {"clip": args.clip, "width": info.width, "height": info.height, "frames": len(frames),
-         "threads": args.threads, "rows": rows}, indent=1))
-    lines = [f"clip {args.clip}: {len(frames)} frames {info.width}x{info.height}, "
-             f"{args.threads} thread(s)", "",
-             "| codec | preset/size | q/CRF | bpp | Y-PSNR | RGB-PSNR | encode | dec fps |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        enc = f"{r['encode_fps']:.2f} fps"
-        if "encode_s" in r:
-            enc = f"{r['encode_s'] / 60:.1f} min" if r["encode_s"] >= 120 else \
-                f"{r['encode_s']:.0f} s"
-        lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
-                     f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {enc} | "
-                     f"{r['decode_fps']:.2f} |")
-    (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for key in sorted({(r["codec"], r["preset"] if r["codec"] != "hinerv" else "")
-                       for r in rows}):
-        pts = sorted((r["bpp"], r["y_psnr"]) for r in rows if (
-            r["codec"], r["preset"] if r["codec"] != "hinerv" else "") == key)
-        ax.plot(*zip(*pts, strict=True), marker="o", label=" ".join(k for k in key if k))
-    ax.set(xlabel="bpp", ylabel="Y-PSNR (dB)", title=f"{tag}, HiNeRV {args.epochs} epochs")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / f"{tag}.png", dpi=120)
+        rows += hyco_rows(frames, info, args.variants, args.qualities, args.weights_dir,
+                          args.intra_weights)
+    rows += classical_rows(frames, info, args.presets, args.crfs)
+    write_report(out, tag, f"clip {args.clip}: {len(frames)} frames {info.width}x{info.height}, "
+                 f"{args.threads} thread(s), HiNeRV {args.epochs} epochs",
+                 {"clip": args.clip, "width": info.width, "height": info.height,
+                  "frames": len(frames), "threads": args.threads}, rows)
 
 
 if __name__ == "__main__":

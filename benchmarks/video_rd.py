@@ -36,17 +36,19 @@ CLIPS = {  # name: (file, size for raw yuv, fps, frames, downscale to width)
 }
 
 
-def load_clip(name: str, out: Path) -> tuple[VideoInfo, list]:
-    file, size, fps, frames, width = CLIPS[name]
+def load_frames(file: str, size, fps, frames: int, width: int | None,
+                path: Path) -> tuple[VideoInfo, list]:
+    """The first ``frames`` of a clip as 4:2:0, downscaled to ``width``, stored once as y4m at
+    ``path`` so that every codec (and a later look) codes the very same frames."""
     info, yuv = read_video(DATA / file, size=size, fps=fps, frames=frames)
-    if width:
+    if width and width != info.width:
         rgb = [yuv420_to_rgb(f, info.color) for f in yuv]
         h = round(rgb[0].shape[0] * width / rgb[0].shape[1] / 2) * 2
         yuv = [rgb_to_yuv420(np.asarray(Image.fromarray(r).resize((width, h), Image.LANCZOS)),
                              info.color) for r in rgb]
         info = VideoInfo(width, h, info.fps, len(yuv), info.color)
-    write_video(out / f"{name}.y4m", yuv, info, force=True)
-    return read_video(out / f"{name}.y4m")
+    write_video(path, yuv, info, force=True)
+    return read_video(path)
 
 
 def hyco_point(frames, info, variant, quality, gop, intra_weights, inter_weights) -> dict:
@@ -65,6 +67,78 @@ def hyco_point(frames, info, variant, quality, gop, intra_weights, inter_weights
             "encode_fps": len(frames) / (t1 - t0), "decode_fps": n / (t2 - t1)}
 
 
+def hyco_rows(frames, info, variants, qualities, weights_dir, intra_weights) -> list[dict]:
+    """One point per variant and quality; a variant without weights in ``weights_dir`` runs on
+    the shipped (or untrained) ones, which the row says."""
+    rows = []
+    for variant in variants:
+        w = None
+        if variant != "baseline" and weights_dir:
+            f = Path(weights_dir) / f"hycovc-{variant}.safetensors"
+            w = str(f) if f.is_file() else None
+        for q in qualities:
+            q = int(q) if float(q).is_integer() else q
+            row = hyco_point(frames, info, variant, q, 0, intra_weights, w)
+            row["weights"] = w or "shipped/untrained"
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def classical_rows(frames, info, presets, crfs) -> list[dict]:
+    """x264 and x265 (IPPP, -tune psnr) at every preset and CRF; a missing encoder is said."""
+    rows = []
+    for codec in ("x264", "x265"):
+        if missing(codec):
+            print(f"skip {codec}: {missing(codec)}")
+            continue
+        for preset in presets:
+            for crf in crfs:
+                row = asdict(code_clip(frames, info, codec, preset, crf))
+                row["quality"] = row.pop("crf")
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
+
+
+def series(row: dict) -> str:
+    """The RD curve a row belongs to: codec and preset (one curve for HiNeRV's sizes)."""
+    return row.get("series") or " ".join(k for k in (row["codec"], row["preset"]) if k)
+
+
+def write_report(out: Path, tag: str, title: str, meta: dict, rows: list[dict]) -> None:
+    """``tag``.json (meta and rows), ``tag``.md (the table) and ``tag``.png (Y-PSNR RD plot).
+    Encode speed is frames per second, or the whole time for codecs that train (HiNeRV)."""
+    (out / f"{tag}.json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
+    lines = [title, "",
+             "| codec | preset/size | q/CRF | bpp | Y-PSNR | RGB-PSNR | encode | dec fps |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        enc = f"{r['encode_fps']:.2f} fps"
+        if "encode_s" in r:
+            enc = f"{r['encode_s'] / 60:.1f} min" if r["encode_s"] >= 120 else \
+                f"{r['encode_s']:.0f} s"
+        lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
+                     f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {enc} | "
+                     f"{r['decode_fps']:.2f} |")
+    (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name in sorted({series(r) for r in rows}):
+        pts = sorted((r["bpp"], r["y_psnr"]) for r in rows if series(r) == name)
+        ax.plot(*zip(*pts, strict=True), marker="o", label=name)
+    ax.set(xlabel="bpp", ylabel="Y-PSNR (dB)", title=title.split(",")[0])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / f"{tag}.png", dpi=120)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", default="cisco", choices=sorted(CLIPS))
@@ -78,55 +152,15 @@ def main() -> None:
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    info, frames = load_clip(args.clip, out)
-    rows = []
-    for variant in args.variants:
-        w = None
-        if variant != "baseline" and args.weights_dir:
-            f = Path(args.weights_dir) / f"hycovc-{variant}.safetensors"
-            w = str(f) if f.is_file() else None
-        for q in args.qualities:
-            q = int(q) if float(q).is_integer() else q
-            row = hyco_point(frames, info, variant, q, 0, args.intra_weights, w)
-            row["weights"] = w or "shipped/untrained"
-            rows.append(row)
-            print(json.dumps(row))
-    for codec in ("x264", "x265"):
-        if missing(codec):
-            print(f"skip {codec}: {missing(codec)}")
-            continue
-        for preset in args.presets:
-            for crf in args.crfs:
-                row = asdict(code_clip(frames, info, codec, preset, crf))
-                row["quality"] = row.pop("crf")
-                rows.append(row)
-                print(json.dumps(row))
-    (out / f"{args.clip}.json").write_text(json.dumps(
-        {"clip": args.clip, "width": info.width, "height": info.height,
-         "frames": len(frames), "rows": rows}, indent=1))
-    lines = [f"clip {args.clip}: {len(frames)} frames {info.width}x{info.height}", "",
-             "| codec | preset | q/CRF | bpp | Y-PSNR | RGB-PSNR | enc fps | dec fps |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
-                     f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {r['encode_fps']:.2f} | "
-                     f"{r['decode_fps']:.2f} |")
-    (out / f"{args.clip}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for key in sorted({(r["codec"], r["preset"]) for r in rows}):
-        pts = sorted((r["bpp"], r["y_psnr"]) for r in rows if (r["codec"], r["preset"]) == key)
-        ax.plot(*zip(*pts, strict=True), marker="o", label=" ".join(k for k in key if k))
-    ax.set(xlabel="bpp", ylabel="Y-PSNR (dB)", title=f"{args.clip}: {len(frames)} frames")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / f"{args.clip}.png", dpi=120)
+    file, size, fps, frames, width = CLIPS[args.clip]
+    info, frames = load_frames(file, size, fps, frames, width, out / f"{args.clip}.y4m")
+    rows = hyco_rows(frames, info, args.variants, args.qualities, args.weights_dir,
+                     args.intra_weights)
+    rows += classical_rows(frames, info, args.presets, args.crfs)
+    write_report(out, args.clip, f"clip {args.clip}: {len(frames)} frames "
+                 f"{info.width}x{info.height}",
+                 {"clip": args.clip, "width": info.width, "height": info.height,
+                  "frames": len(frames)}, rows)
 
 
 if __name__ == "__main__":
