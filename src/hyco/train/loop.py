@@ -118,7 +118,67 @@ def validate(model: ImageCodec, images: list[tuple[str, np.ndarray]],
     return {"bpp": float(np.mean(bpps)), "psnr": float(np.mean(psnrs))}, recons
 
 
-class Trainer:
+class StepLoop:
+    """What every hyco trainer shares (image RD, HiFiC's stages, HyCoVC): restoring a
+    checkpoint exactly, and the step loop with its progress bar, log rows averaged over
+    ``log_every`` steps (with the throughput) and a checkpoint every ``ckpt_every`` steps and at
+    the end. A subclass sets ``cfg``, ``step``, ``rundir``, ``log``, ``model``, ``opt``,
+    ``aux_opt`` and ``schedule``, and gives ``train_step`` and ``state``; ``observe`` and
+    ``periodic`` hook a plateau schedule and validation in."""
+
+    def train_step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        checkpoint.save(self.rundir, self.state())
+
+    def observe(self, mean: dict[str, float]) -> None:
+        """Called with each logged mean row (a plateau schedule watches the loss)."""
+
+    def periodic(self, total: int) -> None:
+        """Called after every step, before the checkpoint (validation)."""
+
+    def restore(self, state: dict, milestones: list[int] | None = None) -> None:
+        """Model, both optimisers, schedule (optionally with new milestones), RNG and step."""
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        if self.aux_opt is not None:
+            self.aux_opt.load_state_dict(state["aux_opt"])
+        sched = state["schedule"]
+        if milestones:
+            sched["milestones"] = list(milestones)
+        self.schedule = LRSchedule.from_state(sched)
+        torch.set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    def loop(self, total: int, desc: str, show: bool = True) -> None:
+        cfg = self.cfg
+        window: list[dict] = []
+        bar = tqdm(total=total, initial=self.step, disable=not show, unit="step",
+                   dynamic_ncols=True, desc=desc)
+        start, first = time.perf_counter(), self.step
+        while self.step < total:
+            row = self.train_step()
+            window.append(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}",
+                            psnr=f"{row['psnr']:.2f}")
+            if self.step % cfg.log_every == 0 or self.step == total:
+                mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
+                mean["steps_per_s"] = (self.step - first) / (time.perf_counter() - start)
+                self.log.row("train", self.step, mean)
+                self.observe(mean)
+                window = []
+            self.periodic(total)
+            if self.step % cfg.ckpt_every == 0 or self.step == total:
+                self.save()
+        bar.close()
+
+
+class Trainer(StepLoop):
     def __init__(self, config: TrainConfig, resume: bool = False):
         self.cfg = config
         self.rank, self.world = _dist_info()
@@ -180,16 +240,7 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        if self.aux_opt is not None:
-            self.aux_opt.load_state_dict(state["aux_opt"])
-        sched = state["schedule"]
-        if self.cfg.milestones:  # a resumed run may be given new milestones
-            sched["milestones"] = list(self.cfg.milestones)
-        self.schedule = LRSchedule.from_state(sched)
-        torch.set_rng_state(state["rng"])
-        self.step = int(state["step"])
+        self.restore(state, self.cfg.milestones)  # a resumed run may be given new milestones
 
     def save(self) -> None:
         if self.rank == 0:
@@ -247,34 +298,19 @@ class Trainer:
         stages in :mod:`hyco.train.gan`) replace it and keep the rest of the loop."""
         return rd_loss(out, x, lmbda, self.cfg.metric)
 
+    def observe(self, mean: dict[str, float]) -> None:
+        self.schedule.observe(mean["loss"])
+
+    def periodic(self, total: int) -> None:
+        if self.val_images and (self.step % self.cfg.val_every == 0 or self.step == total):
+            self._validate()
+
     def run(self) -> None:
         cfg = self.cfg
         self.rundir.mkdir(parents=True, exist_ok=True)
         if self.rank == 0:
             (self.rundir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        window: list[dict] = []
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=self.rank != 0,
-                   unit="step", dynamic_ncols=True, desc=f"{cfg.model} q{cfg.quality}")
-        start = time.perf_counter()
-        first = self.step
-        while self.step < self.total_steps:
-            row = self.train_step()
-            window.append(row)
-            bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}",
-                            psnr=f"{row['psnr']:.2f}")
-            if self.step % cfg.log_every == 0 or self.step == self.total_steps:
-                mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
-                mean["steps_per_s"] = (self.step - first) / (time.perf_counter() - start)
-                self.log.row("train", self.step, mean)
-                self.schedule.observe(mean["loss"])
-                window = []
-            if self.val_images and (self.step % cfg.val_every == 0
-                                    or self.step == self.total_steps):
-                self._validate()
-            if self.step % cfg.ckpt_every == 0 or self.step == self.total_steps:
-                self.save()
-        bar.close()
+        self.loop(self.total_steps, f"{cfg.model} q{cfg.quality}", show=self.rank == 0)
         if cfg.export and self.rank == 0:
             export(self.rundir, cfg.export, model=self.model)
         self.log.close()

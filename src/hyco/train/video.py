@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from hyco import zoo
 from hyco.errors import HycoError
@@ -35,6 +33,7 @@ from hyco.nn.discriminator import MultiScaleDiscriminator
 from hyco.train import checkpoint
 from hyco.train.clips import ClipDataset
 from hyco.train.log import RunLog
+from hyco.train.loop import StepLoop
 from hyco.train.losses import bits_per_pixel
 from hyco.train.perceptual import feature_matching
 from hyco.train.schedule import LRSchedule
@@ -78,7 +77,7 @@ def build(variant: str, size: str = "small") -> HyCoVC:
         return HyCoVC(variant, CONFIGS[size])
 
 
-class VideoTrainer:
+class VideoTrainer(StepLoop):
     def __init__(self, cfg: VideoTrainConfig, resume: bool = False):
         self.cfg = cfg
         self.rundir = Path(cfg.out)
@@ -112,12 +111,7 @@ class VideoTrainer:
                     raise HycoError(f"{self.rundir}: checkpoint of stage rd, not gan")
                 self.disc.load_state_dict(state["disc"])
                 self.disc_opt.load_state_dict(state["disc_opt"])
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["opt"])
-            self.aux_opt.load_state_dict(state["aux_opt"])
-            self.schedule = LRSchedule.from_state(state["schedule"])
-            torch.set_rng_state(state["rng"])
-            self.step = int(state["step"])
+            self.restore(state)
         self.log = RunLog(self.rundir)
 
     def state(self) -> dict:
@@ -213,24 +207,7 @@ class VideoTrainer:
         cfg = self.cfg
         self.rundir.mkdir(parents=True, exist_ok=True)
         (self.rundir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", dynamic_ncols=True,
-                   desc=f"hycovc {cfg.variant}")
-        window: list[dict] = []
-        start, first = time.perf_counter(), self.step
-        while self.step < cfg.steps:
-            row = self.train_step()
-            window.append(row)
-            bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}",
-                            psnr=f"{row['psnr']:.2f}")
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
-                mean["steps_per_s"] = (self.step - first) / (time.perf_counter() - start)
-                self.log.row("train", self.step, mean)
-                window = []
-            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
-                checkpoint.save(self.rundir, self.state())
-        bar.close()
+        self.loop(cfg.steps, f"hycovc {cfg.variant}")
         if cfg.export:
             export(self.rundir, cfg.export, self.model)
         self.log.close()
