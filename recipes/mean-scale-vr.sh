@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The default image model's training: variable-rate mean-scale hyperprior (one model, every
 # quality), on the Debian photo corpus (recipes/build_corpus.py), bf16 autocast.
-# Resumable (recipes/lib.sh): the run folder's checkpoint, else the committed
-# recipes/state/mean-scale-vr.safetensors, else from scratch. At the end (or any time:
-# `bash recipes/mean-scale-vr.sh export`) the weights go to recipes/state/.
+# Resumable (recipes/lib.sh): the run folder's checkpoint, else the shipped weights
+# src/hyco/weights/mean-scale-vr.safetensors (what `hyco compress` uses by default), else from
+# scratch. At the end (or any time: `bash recipes/mean-scale-vr.sh export`) the weights go to
+# that file: commit it, and the next round continues from it.
 #   bash recipes/mean-scale-vr.sh [STEPS_THIS_RUN] [THREADS]
 # CROP, BATCH and LR (environment) set a fresh run's crops and learning rate; each round's
 # values are recorded in BENCHMARKS.md.
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
 RUNDIR=${RUNDIR:-cache/runs/mean-scale-vr}
-STATE=recipes/state/mean-scale-vr.safetensors
+STATE=src/hyco/weights/mean-scale-vr.safetensors  # the shipped default's weights
 if [[ "${1:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half
 fi

@@ -50,7 +50,7 @@ def test_compress_decompress_info_models(images, tmp_path, capsys):
 
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "mean-scale" in out and "[default]" in out
+    assert "mean-scale" in out and "default]" in out and "trained (" in out
 
 
 def test_folders_globs_and_output_folder(images, tmp_path, capsys):

@@ -141,25 +141,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name, s in zoo.MODELS.items():
         if s.variable_rate:  # one set of weights, any quality in the range
             n, m = s.sizes[s.qualities[0]]
-            trained = "trained" if zoo.is_trained(name, 1) else "untrained (random init)"
             rate = f"{s.lmbda_range[0]:g}-{s.lmbda_range[1]:g}" if s.lmbda_range else "ladder"
-            print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {rate:>8}  {trained}"
-                  "  [variable rate: one model, fractional qualities]")
+            default = ", default" if name == zoo.DEFAULT_MODEL else ""
+            print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, 1)}"
+                  f"  [variable rate: one model, fractional qualities{default}]")
             continue
         if s.named:  # regimes of one architecture, each trained to its own rate target
             for q in s.qualities:
                 n, m = s.sizes[q]
-                trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
                 target = zoo.REGIMES.get(q)  # the rate training steers the regime to
                 rate = f"{target:.2f}bpp" if target is not None else "regime"
-                print(f"{name:<12} {q:<8} {n:>4} {m:>4} {rate:>8}  {trained}")
+                print(f"{name:<12} {q:<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, q)}")
             continue
         for q in s.qualities:
             n, m = s.sizes[q]
-            trained = "trained" if zoo.is_trained(name, q) else "untrained (random init)"
-            default = "  [default]" if (name, q) == (zoo.DEFAULT_MODEL, zoo.DEFAULT_QUALITY) else ""
             lmbda = (s.lambdas or zoo.LAMBDAS)[q]
-            print(f"{name:<12} {q:<8} {n:>4} {m:>4} {lmbda:>8.4f}  {trained}{default}")
+            print(f"{name:<12} {q:<8} {n:>4} {m:>4} {lmbda:>8.4f}  {zoo.weights_note(name, q)}")
     return 0
 
 

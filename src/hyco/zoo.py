@@ -107,7 +107,7 @@ MODELS: dict[str, ModelSpec] = {
                   lambdas=LAMBDA_LADDER, lmbda_range=(16.0, 2048.0)),
     ]
 }
-DEFAULT_MODEL = "mean-scale"
+DEFAULT_MODEL = "mean-scale-vr"  # shipped trained (src/hyco/weights), every quality
 DEFAULT_QUALITY = 3
 
 
@@ -263,3 +263,13 @@ def load(name: str = DEFAULT_MODEL, quality: int | str = DEFAULT_QUALITY,
 
 def is_trained(name: str, quality: int) -> bool:
     return shipped_weights(name, quality) is not None
+
+
+def weights_note(name: str, quality: int | str) -> str:
+    """What `hyco models` says of a model's weights: shipped and how long they trained, or
+    that the model runs on seeded random weights."""
+    path = shipped_weights(name, quality)
+    if path is None:
+        return "untrained (random init)"
+    steps = weights_metadata(path).get("steps")
+    return f"trained ({int(steps):,} steps)" if steps else "trained"
