@@ -46,6 +46,7 @@ if [[ -f "$STAGE1" && ! -f "$RD/checkpoint.pt" ]]; then
   echo "stage 1: done in an earlier session ($STAGE1)"
 else
   run_stage "$RD" "$RD_STEPS" --stage rd "${common[@]}" "${lpips[@]}"
+  mkdir -p recipes/state
   hyco export "$RD" -o "$STAGE1" --half  # stage 2 starts from exactly these weights
 fi
 run_stage "$GAN" "$GAN_STEPS" --stage gan --init "$STAGE1" "${common[@]}" "${lpips[@]}"

@@ -22,5 +22,6 @@ train_resumable() {
     [[ -f "$state" ]] && init=(--init "$state")
     hyco train "$@" --out "$rundir" --steps "$steps" --threads "$threads" "${init[@]}"
   fi
+  mkdir -p "$(dirname "$state")"
   hyco export "$rundir" -o "$state" --half
 }

@@ -2,9 +2,9 @@
 # QARV at CPU size (`--model qarv`, 7 latent layers, 2.4 M parameters): one set of weights for
 # every lambda in 16..2048 (lossy-vae's convention), a lambda drawn log-uniformly per image and
 # step, on the Debian photo corpus (recipes/build_corpus.py), bf16 autocast.
-# Resumable (recipes/lib.sh): the run folder's checkpoint, else the committed
-# recipes/state/qarv.safetensors, else from scratch. At the end (or any time:
-# `bash recipes/qarv.sh export`) the weights go to recipes/state/.
+# Resumable (recipes/lib.sh): the run folder's checkpoint, else the shipped
+# src/hyco/weights/qarv.safetensors, else from scratch. At the end (or any time:
+# `bash recipes/qarv.sh export`) the weights go to that file: commit it.
 #   bash recipes/qarv.sh [STEPS_THIS_RUN] [THREADS]
 # lossy-vae trains QARV with Adam 2e-4, 256x256 crops, gradient clipping; CROP, BATCH and LR
 # (environment) override this recipe's CPU-sized defaults for a fresh run.
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
 RUNDIR=${RUNDIR:-cache/runs/qarv}
-STATE=recipes/state/qarv.safetensors
+STATE=src/hyco/weights/qarv.safetensors  # shipped: what `--model qarv` loads
 if [[ "${1:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half
 fi
