@@ -312,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multistep: steps where lr x gamma (default 80%% and 95%% of steps)")
     t.add_argument("--gamma", type=float, default=0.1)
     t.add_argument("--patience", type=int, default=5, help="plateau: logged windows to wait")
-    t.add_argument("--bf16", action="store_true", help="bfloat16 autocast (about 2x on CPU)")
+    t.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast where the device computes bf16 natively (about 2x "
+                        "there; ignored, with a note, where it would be emulated)")
     t.add_argument("--channels-last", action="store_true")
     t.add_argument("--ckpt-every", type=int)
     t.add_argument("--val-every", type=int)

@@ -30,6 +30,7 @@ from hyco.train import checkpoint
 from hyco.train.data import CropDataset, load_val_images
 from hyco.train.log import RunLog
 from hyco.train.losses import rd_loss
+from hyco.train.precision import resolve_bf16
 from hyco.train.schedule import LRSchedule
 
 MSSSIM_LAMBDAS = {1: 2.40, 2: 4.58, 3: 8.73, 4: 16.64, 5: 31.73, 6: 60.50, 7: 115.37, 8: 220.0}
@@ -189,6 +190,7 @@ class Trainer(StepLoop):
             torch.distributed.init_process_group(backend)
         self.device = torch.device(
             f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+        config.bf16 = resolve_bf16(config.bf16, self.device)
 
         self.model = zoo.build(config.model, config.quality).to(self.device)
         if config.init and not resume:

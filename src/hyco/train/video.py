@@ -36,6 +36,7 @@ from hyco.train.log import RunLog
 from hyco.train.loop import StepLoop
 from hyco.train.losses import bits_per_pixel
 from hyco.train.perceptual import feature_matching
+from hyco.train.precision import resolve_bf16
 from hyco.train.schedule import LRSchedule
 from hyco.video.hycovc import CONFIGS, HyCoVC
 
@@ -80,6 +81,7 @@ def build(variant: str, size: str = "small") -> HyCoVC:
 class VideoTrainer(StepLoop):
     def __init__(self, cfg: VideoTrainConfig, resume: bool = False):
         self.cfg = cfg
+        cfg.bf16 = resolve_bf16(cfg.bf16, torch.device("cpu"))
         self.rundir = Path(cfg.out)
         self.model = build(cfg.variant, cfg.size)
         if cfg.init and not resume:
