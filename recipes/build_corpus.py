@@ -1,9 +1,9 @@
 """Build hyco's image training corpus from photographs shipped in Debian packages.
 
 No public training set can be downloaded where hyco is developed, so the corpus is made from
-what Debian ships (see ../shared/DATA.md): the photographs among the KDE Plasma wallpapers
-and the OpenCV sample images, a few illustrations for variety, and sparse frames of the
-OpenCV sample videos. Kodak is never used.
+what Debian ships (see ../shared/DATA.md): the photographs among the KDE Plasma, Lomiri and
+MATE wallpapers and the OpenCV sample images, a few illustrations for variety, and sparse
+frames of the OpenCV sample videos. Kodak is never used.
 
 Every photograph is stored at several scales: downscaling (Lanczos) removes the JPEG
 artefacts of the originals and gives the model content at several scales of detail. The
@@ -27,8 +27,10 @@ from pathlib import Path
 
 from PIL import Image
 
-PACKAGES = ["plasma-workspace-wallpapers", "opencv-doc"]
+PACKAGES = ["plasma-workspace-wallpapers", "opencv-doc", "lomiri-wallpapers-16.04",
+            "lomiri-wallpapers-20.04", "mate-backgrounds"]
 WALLPAPERS = "usr/share/wallpapers"
+BACKGROUNDS = "usr/share/backgrounds"
 OPENCV = "usr/share/doc/opencv-doc/examples/data"
 MIN_SIDE = 320
 
@@ -40,6 +42,19 @@ PHOTO_OPENCV = ["aero1.jpg", "aero3.jpg", "aloeL.jpg", "aloeR.jpg", "apple.jpg",
                 "butterfly.jpg", "chicky_512.png", "ela_original.jpg", "fruits.jpg",
                 "graf1.png", "graf3.png", "home.jpg", "leuvenA.jpg", "leuvenB.jpg",
                 "licenseplate_motion.jpg", "messi5.jpg", "rubberwhale1.png", "squirrel_cls.jpg"]
+# The photographs among the Lomiri (Ubuntu Touch 16.04/20.04 community) and MATE wallpapers.
+# gnome-backgrounds 43.1, ukui-wallpapers 20.04.3 and lomiri-wallpapers 20.04.0 were looked at
+# too: illustrations and renders only, so they are not used.
+PHOTO_BACKGROUNDS = [
+    "Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Infinite-Sea_by_Aury88.jpg",
+    "Kleiber_by_Lukas_Baubkus.jpg", "Picture_0B_by_freespace.jpg", "Picture_1A_by_freespace.jpg",
+    "Wine_by_Jakkub_Mede.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg", "free_by_Peter_Nerlich.jpg",
+    "friends_by_Aitzol_Berasategi.jpg", "greentock_by_Peter_Nerlich.jpg",
+    "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+    "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg",
+] + [f"mate/nature/{n}.jpg" for n in (
+    "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops",
+    "Storm", "TwoWings", "Wood", "YellowFlower")]
 ILLUSTRATION_WALLPAPERS = ["Altai", "Autumn", "SafeLanding", "Cascade", "Honeywave"]
 HOLDOUT = ["cv_squirrel_cls", "wall_Path", "cv_messi5"]  # -> OUT_val, never trained on
 VIDEOS = {"vtest.avi": 12, "Megamind.avi": 8, "tree.avi": 3}  # frames taken, evenly spaced
@@ -129,6 +144,11 @@ def main() -> None:
             src = root / OPENCV / name
             short = min(Image.open(src).size)
             counts["photo"] += save_scales(src, out, f"cv_{Path(name).stem}", photo_scales(short))
+        for name in PHOTO_BACKGROUNDS:
+            src = root / BACKGROUNDS / name
+            short = min(Image.open(src).size)
+            stem = f"bg_{Path(name).stem.split('_by_')[0]}"
+            counts["photo"] += save_scales(src, out, stem, photo_scales(short))
         for name in ILLUSTRATION_WALLPAPERS:
             src = largest_image(root / WALLPAPERS / name)
             short = min(Image.open(src).size)
