@@ -1,4 +1,4 @@
-"""--bf16 is honoured only where bf16 runs natively (emulated bf16 was 25x slower on AVX2 CPUs)."""
+"""--bf16 is honoured only where bf16 runs natively (emulated bf16 was 22x slower on AVX2 CPUs)."""
 
 from __future__ import annotations
 

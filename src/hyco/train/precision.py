@@ -2,7 +2,7 @@
 
 On CPUs with native bf16 (AVX-512 BF16 or AMX) autocast trains about twice as fast as
 float32, but on CPUs without it (AVX2-only machines, e.g. AMD Zen 3) oneDNN emulates bf16 and
-the same step was measured 25x *slower* (mean-scale, batch 8 of 192x192: 2.9 s in float32,
+the same step was measured 22x *slower* (mean-scale, batch 8 of 192x192: 2.9 s in float32,
 63 s under autocast). A recipe written on one machine must not cripple a run on another, so
 ``--bf16`` means "bf16 where it is fast" and the run says when it falls back.
 """
