@@ -55,3 +55,17 @@ def test_unavailable_codec_is_skipped_with_a_note(tmp_path, monkeypatch, capsys)
                  "--out", str(tmp_path / "r")]) == 0
     assert "x265 unavailable: no ffmpeg here; skipped" in capsys.readouterr().err
     assert not (tmp_path / "r" / "x265.json").exists()
+
+
+def test_committed_measurements_are_not_labelled_published(tmp_path):
+    from hyco.eval.rd import CONVENTION, load_curve
+
+    results = {"quality": [1, 2], "bpp": [0.2, 0.4], "psnr": [28.0, 31.0]}
+    ours = tmp_path / "jpeg.json"  # what hyco eval wrote, committed without per-image rows
+    ours.write_text(json.dumps({"name": "jpeg", "metric_convention": CONVENTION,
+                                "results": results}))
+    paper = tmp_path / "paper.json"  # a curve from a paper or CompressAI's results
+    paper.write_text(json.dumps({"name": "bmshj2018", "metric_convention": "Kodak 24 images",
+                                 "results": results}))
+    assert load_curve(ours)["published"] is False
+    assert load_curve(paper)["published"] is True

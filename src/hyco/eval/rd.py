@@ -152,11 +152,15 @@ def _summarise(per_image: dict) -> dict:
 
 
 def load_curve(path: Path) -> dict:
-    """A results JSON (ours or CompressAI's) -> {name, bpp, psnr, ms-ssim?, published}."""
+    """A results JSON (ours or CompressAI's) -> {name, bpp, psnr, ms-ssim?, published}.
+
+    A file an earlier `hyco eval` wrote (its convention line is ours) is a measurement, even
+    when committed without its per-image block, so it is not labelled as published."""
     d = json.loads(Path(path).read_text())
     r = d["results"]
+    ours = "per_image" in d or d.get("metric_convention") == CONVENTION
     return {"name": d.get("name", Path(path).stem), "bpp": r["bpp"], "psnr": r["psnr"],
-            "ms-ssim": r.get("ms-ssim"), "published": "per_image" not in d}
+            "ms-ssim": r.get("ms-ssim"), "published": not ours}
 
 
 def evaluate(dataset: str | Path, specs: list[str], out: str | Path,
