@@ -136,18 +136,12 @@ def main() -> None:
         for deb in sorted(Path(args.debs).glob("*.deb")):
             if deb.name.split("_")[0] in PACKAGES:
                 subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-        for name in PHOTO_WALLPAPERS:
-            src = largest_image(root / WALLPAPERS / name)
+        photos = ([(largest_image(root / WALLPAPERS / n), f"wall_{n}") for n in PHOTO_WALLPAPERS]
+                  + [(root / OPENCV / n, f"cv_{Path(n).stem}") for n in PHOTO_OPENCV]
+                  + [(root / BACKGROUNDS / n, f"bg_{Path(n).stem.split('_by_')[0]}")
+                     for n in PHOTO_BACKGROUNDS])
+        for src, stem in photos:
             short = min(Image.open(src).size)
-            counts["photo"] += save_scales(src, out, f"wall_{name}", photo_scales(short))
-        for name in PHOTO_OPENCV:
-            src = root / OPENCV / name
-            short = min(Image.open(src).size)
-            counts["photo"] += save_scales(src, out, f"cv_{Path(name).stem}", photo_scales(short))
-        for name in PHOTO_BACKGROUNDS:
-            src = root / BACKGROUNDS / name
-            short = min(Image.open(src).size)
-            stem = f"bg_{Path(name).stem.split('_by_')[0]}"
             counts["photo"] += save_scales(src, out, stem, photo_scales(short))
         for name in ILLUSTRATION_WALLPAPERS:
             src = largest_image(root / WALLPAPERS / name)
