@@ -199,8 +199,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         model=args.model, quality=quality, data=args.data, out=args.out, lmbda=args.lmbda,
         metric=args.metric, val=args.val, steps=args.steps, epochs=args.epochs,
-        batch_size=args.batch_size, crop=args.crop, lr=args.lr, aux_lr=args.aux_lr,
-        clip=args.clip, schedule=args.schedule, milestones=args.milestones or [],
+        batch_size=args.batch_size, crop=args.crop, crop_candidates=args.crop_candidates,
+        lr=args.lr, aux_lr=args.aux_lr, clip=args.clip, schedule=args.schedule,
+        milestones=args.milestones or [],
         gamma=args.gamma, patience=args.patience, bf16=args.bf16,
         channels_last=args.channels_last, ckpt_every=args.ckpt_every or 1000,
         val_every=args.val_every or 1000, log_every=args.log_every or 20,
@@ -303,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=float, help="passes over the data (an image per crop)")
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--crop", type=int, default=256)
+    t.add_argument("--crop-candidates", type=int, default=2, metavar="N",
+                   help="each crop is the most detailed of N random ones (1: uniform crops)")
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--aux-lr", type=float, default=1e-3)
     t.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: off)")

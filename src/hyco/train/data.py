@@ -4,6 +4,16 @@ A batch is a pure function of ``(seed, step, rank)``: resuming at step k draws e
 batches an uninterrupted run would have drawn, and DDP ranks draw different ones, with no
 sampler state to save. Images are decoded once (in a background thread, so the first steps
 can start while the rest decode) and kept as uint8, so each step costs only a crop.
+
+Each crop is the more detailed of ``candidates`` random ones (default 2). Why: a codec learns
+only the detail it is shown. Wallpaper photographs are mostly sky, bokeh and soft gradients,
+so uniform crops of the Debian corpus hold about a quarter of the fine detail of Kodak's
+(measured on 128x128 crops: median energy lost to 2x2 averaging 21.5 against Kodak's 80.1,
+in 8-bit units squared); the default model trained on them for 9,000 steps stopped gaining
+PSNR on Kodak at about 29 dB however many bits it spent, about the PSNR of Kodak scaled
+down 2x and back up (median 29.7 dB), as if it had not learned the finest scale. The better of two
+candidates brings the corpus to Kodak's level (median 74, mean 120 against 128), while every
+crop can still be drawn.
 """
 
 from __future__ import annotations
@@ -31,10 +41,13 @@ def list_images(folder: str | Path) -> list[Path]:
 class CropDataset:
     """Random ``crop`` x ``crop`` patches with random flips from the images of a folder."""
 
-    def __init__(self, folder: str | Path, crop: int = 256, seed: int = 0):
+    def __init__(self, folder: str | Path, crop: int = 256, seed: int = 0, candidates: int = 2):
+        if candidates < 1:
+            raise HycoError(f"crop candidates must be at least 1, got {candidates}")
         self.files = list_images(folder)
         self.crop = crop
         self.seed = seed
+        self.candidates = candidates
         self._images: list[np.ndarray | None] = [None] * len(self.files)
         self._ready = threading.Event()
         self._loaded = 0
@@ -75,16 +88,33 @@ class CropDataset:
         valid = [i for i, a in enumerate(self._images) if a is not None]
         out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
         for b in range(size):
-            img = self._images[valid[rng.integers(len(valid))]]
-            h, w = img.shape[:2]
-            top, left = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
-            patch = img[top : top + self.crop, left : left + self.crop]
+            patch, best = None, -1.0
+            for _ in range(self.candidates):
+                img = self._images[valid[rng.integers(len(valid))]]
+                h, w = img.shape[:2]
+                top, left = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
+                cand = img[top : top + self.crop, left : left + self.crop]
+                score = detail(cand) if self.candidates > 1 else 0.0
+                if score > best:
+                    patch, best = cand, score
             if rng.random() < 0.5:
                 patch = patch[:, ::-1]
             if rng.random() < 0.5:
                 patch = patch[::-1]
             out[b] = patch
         return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def detail(patch: np.ndarray) -> float:
+    """Fine detail of an HxWxC uint8 patch: mean squared change from 2x2 box averaging.
+
+    What a half-resolution copy of the patch cannot hold (8-bit units squared); 0 for a patch
+    that is flat at the pixel scale. An odd last row or column is ignored.
+    """
+    h, w = patch.shape[0] // 2 * 2, patch.shape[1] // 2 * 2
+    p = patch[:h, :w].astype(np.float32)
+    blocks = p.reshape(h // 2, 2, w // 2, 2, -1)
+    return float(((blocks - blocks.mean(axis=(1, 3), keepdims=True)) ** 2).mean())
 
 
 def _upscale_to(arr: np.ndarray, side: int) -> np.ndarray:

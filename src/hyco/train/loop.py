@@ -49,6 +49,7 @@ class TrainConfig:
     epochs: float | None = None
     batch_size: int = 8
     crop: int = 256
+    crop_candidates: int = 2  # each crop the more detailed of this many (hyco.train.data)
     lr: float = 1e-4
     aux_lr: float = 1e-3
     clip: float = 1.0
@@ -203,7 +204,7 @@ class Trainer(StepLoop):
         self.opt = torch.optim.Adam(main, lr=config.lr)
         # models without a factorized density (the hierarchical VAEs) have no aux loss
         self.aux_opt = torch.optim.Adam(aux, lr=config.aux_lr) if aux else None
-        self.data = CropDataset(config.data, config.crop, config.seed)
+        self.data = CropDataset(config.data, config.crop, config.seed, config.crop_candidates)
         self.total_steps = self._total_steps()
         milestones = config.milestones or [int(self.total_steps * f) for f in (0.8, 0.95)]
         self.schedule = LRSchedule(kind=config.schedule, base_lr=config.lr,
