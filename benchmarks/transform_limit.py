@@ -11,18 +11,15 @@ high qualities, extra rate cannot buy fidelity: the transforms are what needs tr
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 import torch
 
 from hyco import zoo
+from hyco.eval.metrics import psnr
 from hyco.files import to_array
 from hyco.train.data import list_images
-
-
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return 10 * math.log10(1 / max(float(((a.clamp(0, 1) - b) ** 2).mean()), 1e-12))
+from hyco.train.losses import bits_per_pixel
 
 
 @torch.no_grad()
@@ -36,14 +33,10 @@ def measure(weights: str | None, images: list[np.ndarray], qualities: list[int])
             x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255
             h, w = x.shape[2:]
             xp = model.pad(x)
-            y = model.g_a(xp) * model._gains(model.gain)
+            y = model.analysis(xp)
             for key, latent in (("unrounded", y), ("rounded", torch.round(y))):
-                x_hat = model.g_s(latent * model._gains(model.inv_gain))[..., :h, :w]
-                sums[key] += _psnr(x_hat, x)
-            out = model._forward(xp)
-            bits = sum(float(-torch.log2(v.clamp_min(1e-9)).sum())
-                       for v in out["likelihoods"].values())
-            sums["bpp"] += bits / (h * w)
+                sums[key] += psnr(model.synthesis(latent)[..., :h, :w].clamp(0, 1), x, peak=1.0)
+            sums["bpp"] += float(bits_per_pixel(model(xp)["likelihoods"], h * w))
         rows.append({"quality": q, **{k: v / len(images) for k, v in sums.items()}})
     return rows
 

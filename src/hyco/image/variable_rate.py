@@ -61,20 +61,28 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         g = table[lo - 1].abs() * (1.0 - a) + table[lo].abs() * a
         return g.view(1, -1, 1, 1)
 
+    def analysis(self, x: Tensor) -> Tensor:
+        """The latent at ``self.quality``, before quantisation: its step is 1 in these units."""
+        return self.g_a(x).float() * self._gains(self.gain)
+
+    def synthesis(self, y_hat: Tensor) -> Tensor:
+        """The picture from a (quantised, or for diagnosis unquantised) latent of ``analysis``."""
+        return self.g_s(y_hat.to(self.device) * self._gains(self.inv_gain))
+
     def _forward(self, x: Tensor) -> dict:
-        y = self.g_a(x).float() * self._gains(self.gain)
+        y = self.analysis(x)
         z = self.h_a(y).float() * self._gains(self.hyper_gain)
         z_hat = self.density.quantize(z, noise=self.training)
         scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
         y_hat = self.gaussian.quantize(y, means, noise=self.training)
         return {
-            "x_hat": self.g_s(y_hat * self._gains(self.inv_gain)),
+            "x_hat": self.synthesis(y_hat),
             "likelihoods": {"y": self.gaussian.likelihood(y_hat, scales, means),
                             "z": self.density.likelihood(z_hat)},
         }
 
     def _compress(self, x: Tensor) -> list[bytes]:
-        y = self.g_a(x) * self._gains(self.gain)
+        y = self.analysis(x)
         z_data, z_hat = self.density.compress(self.h_a(y) * self._gains(self.hyper_gain))
         fixed = exact_forward(self._program.get(self.h_s),
                               z_hat * self._gains(self.hyper_inv_gain).cpu())
@@ -89,4 +97,4 @@ class VariableRateMeanScale(MeanScaleHyperprior):
                               z_hat * self._gains(self.hyper_inv_gain).cpu())
         scales_fixed, means = self._split_fixed(fixed)
         y_hat = self.gaussian.decompress(payload.streams[1], scales_fixed, means)
-        return self.g_s(y_hat.to(self.device) * self._gains(self.inv_gain))
+        return self.synthesis(y_hat)

@@ -9,11 +9,11 @@ Each crop is the more detailed of ``candidates`` random ones (default 2). Why: a
 only the detail it is shown. Wallpaper photographs are mostly sky, bokeh and soft gradients,
 so uniform crops of the Debian corpus hold about a quarter of the fine detail of Kodak's
 (``benchmarks/crop_detail.py``, 128x128 crops: median energy lost to 2x2 averaging 20.9
-against Kodak's 75.7, in 8-bit units squared); the default model trained on them for 9,000
-steps stopped gaining PSNR on Kodak at about 29 dB however many bits it spent, about the PSNR
-of Kodak scaled down 2x and back up (median 29.7 dB), as if it had not learned the finest
-scale. The better of two candidates brings the corpus to Kodak's level (median 72.8, mean 115
-against 124), while every crop can still be drawn.
+against Kodak's 75.7, in 8-bit units squared). The default model trained on them for 9,000
+steps stopped gaining PSNR on Kodak at about 29 dB however many bits it spent, and its
+transforms were the limit: with the latent unrounded they reached 29.7 dB at the top quality
+(``benchmarks/transform_limit.py``). The better of two candidates brings the corpus to
+Kodak's level (median 72.8, mean 115 against 124), while every crop can still be drawn.
 """
 
 from __future__ import annotations
