@@ -200,6 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model=args.model, quality=quality, data=args.data, out=args.out, lmbda=args.lmbda,
         metric=args.metric, val=args.val, steps=args.steps, epochs=args.epochs,
         batch_size=args.batch_size, crop=args.crop, crop_candidates=args.crop_candidates,
+        level_weights=args.level_weights or [],
         lr=args.lr, aux_lr=args.aux_lr, clip=args.clip, schedule=args.schedule,
         milestones=args.milestones or [],
         gamma=args.gamma, patience=args.patience, bf16=args.bf16,
@@ -306,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--crop", type=int, default=256)
     t.add_argument("--crop-candidates", type=int, default=2, metavar="N",
                    help="each crop is the most detailed of N random ones (1: uniform crops)")
+    t.add_argument("--level-weights", type=float, nargs="+", metavar="W",
+                   help="variable-rate models: relative odds of drawing each rate level "
+                        "(default: uniform)")
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--aux-lr", type=float, default=1e-3)
     t.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: off)")

@@ -146,3 +146,30 @@ def test_ddp_two_processes_stay_identical(data_dir, tmp_path):
     assert not torch.equal(init["density.quantiles"], r0["density.quantiles"])
     assert ckpt.load(run)["step"] == 3
     assert Path(run / "train.csv").exists()
+
+
+def test_level_weights_shift_the_draws_and_bad_odds_are_refused(data_dir, tmp_path, capsys):
+    import numpy as np
+
+    from hyco.train.loop import draw_level
+
+    uniform = [draw_level(np.random.default_rng([0, s, 7]), 8, []) for s in range(4000)]
+    # the default keeps the draws of runs made before the option existed
+    assert uniform == [int(np.random.default_rng([0, s, 7]).integers(1, 9)) for s in range(4000)]
+    top = [draw_level(np.random.default_rng([0, s, 7]), 8, [1] * 4 + [3] * 4)
+           for s in range(4000)]
+    share = sum(lv > 4 for lv in top) / len(top)
+    assert 0.72 < share < 0.78  # 3/4 expected
+    assert sum(lv > 4 for lv in uniform) / 4000 < 0.55
+    only = {draw_level(np.random.default_rng([0, s, 7]), 8, [0] * 7 + [1]) for s in range(50)}
+    assert only == {8}
+    base = ["train", "--model", "mean-scale-vr", "--data", str(data_dir), "--steps", "1"]
+    for i, (weights, message) in enumerate([(["1", "2"], "needs 8 values"),
+                                            (["-1"] + ["1"] * 7, "non-negative"),
+                                            (["0"] * 8, "positive sum")]):
+        out = tmp_path / f"r{i}"
+        assert main(base + ["--out", str(out), "--level-weights", *weights]) == 1
+        assert message in capsys.readouterr().err
+    assert main(["train", "--model", "mean-scale", "--data", str(data_dir), "--steps", "1",
+                 "--out", str(tmp_path / "fixed"), "--level-weights", "1"]) == 1
+    assert "variable-rate" in capsys.readouterr().err

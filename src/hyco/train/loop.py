@@ -50,6 +50,7 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 256
     crop_candidates: int = 2  # each crop the more detailed of this many (hyco.train.data)
+    level_weights: list[float] = field(default_factory=list)  # variable rate: draw odds per level
     lr: float = 1e-4
     aux_lr: float = 1e-3
     clip: float = 1.0
@@ -81,6 +82,32 @@ class TrainConfig:
         ladder = zoo.spec(self.model).lambdas or zoo.LAMBDAS  # e.g. QRes-VAE's own ladder
         table = ladder if self.metric == "mse" else MSSSIM_LAMBDAS
         return table[self.quality]
+
+
+def draw_level(rng: np.random.Generator, levels: int, weights: list[float]) -> int:
+    """A rate level 1..levels for one step of a variable-rate model.
+
+    Uniform by default. ``weights`` (one relative odds per level) let a round spend more steps
+    where the curve is weakest: the top levels are what train the transforms to keep detail,
+    and with uniform draws they see only a quarter of the updates (BENCHMARKS, round 4).
+    """
+    if not weights:
+        return int(rng.integers(1, levels + 1))
+    p = np.asarray(weights, dtype=np.float64)
+    return int(rng.choice(levels, p=p / p.sum())) + 1
+
+
+def check_level_weights(weights: list[float], levels: int | None) -> None:
+    """Reject odds that cannot be drawn from, in one line, before a run starts."""
+    if not weights:
+        return
+    if levels is None:
+        raise HycoError("--level-weights is for variable-rate models (mean-scale-vr)")
+    if len(weights) != levels:
+        raise HycoError(f"--level-weights needs {levels} values (one per level), "
+                        f"got {len(weights)}")
+    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise HycoError("--level-weights must be non-negative with a positive sum")
 
 
 def _split_params(model: nn.Module) -> tuple[list, list, list[str]]:
@@ -194,6 +221,7 @@ class Trainer(StepLoop):
         config.bf16 = resolve_bf16(config.bf16, self.device)
 
         self.model = zoo.build(config.model, config.quality).to(self.device)
+        check_level_weights(config.level_weights, getattr(self.model, "levels", None))
         if config.init and not resume:
             zoo.load_weights(self.model, config.init)
             config.init_steps = int(zoo.weights_metadata(config.init).get("steps", 0))
@@ -264,8 +292,8 @@ class Trainer(StepLoop):
             rng = np.random.default_rng([cfg.seed, self.step, 7])
             lmbda = draw(rng, x.shape[0]).to(self.device)
         elif getattr(self.model, "levels", None):  # variable rate: a level (and lambda) per step
-            level = int(np.random.default_rng([cfg.seed, self.step, 7]).integers(
-                1, self.model.levels + 1))
+            level = draw_level(np.random.default_rng([cfg.seed, self.step, 7]),
+                               self.model.levels, cfg.level_weights)
             self.model.quality = level
             ladder = zoo.LAMBDAS if cfg.metric == "mse" else MSSSIM_LAMBDAS
             lmbda = ladder[level] * (self.lmbda / ladder[cfg.quality])  # --lmbda rescales
