@@ -10,7 +10,7 @@ Also written: side-by-side crops (original | MSE | HiFiC, 2x nearest) and the me
 averaged power spectra of originals and both reconstructions.
 
     python benchmarks/hific.py /work/shared/data/kodak --hific cache/hific-low.safetensors \\
-        --mse-model mean-scale-vr --mse-weights recipes/state/mean-scale-vr.safetensors \\
+        --mse-model mean-scale-vr --mse-weights src/hyco/weights/mean-scale-vr.safetensors \\
         --out cache/eval/hific --threads 2
 
 Outputs in OUT: ``results.json`` (per image and means), ``summary.md`` (the table for

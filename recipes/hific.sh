@@ -15,6 +15,8 @@
 # starts from exactly that file, so it can run in a later session; when the file exists and
 # stage 1's run folder does not, stage 1 is taken as done.
 #   bash recipes/hific.sh [RD_STEPS] [GAN_STEPS] [THREADS]
+# CROP and LR (environment) override the paper-like 256x256 crops and Adam 1e-4 of a fresh
+# stage (smaller crops train about 3.5x more steps an hour on a CPU; BENCHMARKS says what ran).
 # Result: cache/hific-low.safetensors (fp16); to ship it: cp it to src/hyco/weights/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,8 @@ STAGE1=recipes/state/hific-$REGIME-rd.safetensors
 lpips=()
 [[ -n "${LPIPS:-}" ]] && lpips=(--lpips "$LPIPS")
 need_corpus
-common=(--data cache/corpus --val cache/corpus_val --batch-size 8 --crop 256 --lr 1e-4 --bf16
+common=(--data cache/corpus --val cache/corpus_val --batch-size 8 --crop "${CROP:-256}"
+        --lr "${LR:-1e-4}" --bf16
         --ckpt-every 250 --val-every 1000 --log-every 50 --seed 0 --threads "$THREADS")
 
 run_stage() {  # run_stage RUNDIR STEPS ARGS...: fresh, resumed, or already done
