@@ -66,3 +66,16 @@ def test_gan_stage_warm_starts_and_moves_codec_and_discriminator(tmp_path):
     assert {"d_loss", "g_loss"} <= set(row)
     assert any(not torch.equal(d0[k], v) for k, v in gan.disc.state_dict().items())
     assert not torch.equal(start["gen.4.weight"], gan.model.state_dict()["gen.4.weight"])
+
+
+def test_level_weights_steer_the_drawn_level(tmp_path, capsys):
+    data = photos(tmp_path)
+    t = VideoTrainer(VideoTrainConfig(variant="context", data=str(data), out=str(tmp_path / "r"),
+                                      frames=2, crop=64, batch_size=1, steps=2,
+                                      level_weights=[1] + [0] * 7))
+    t.train_step()
+    assert t.model.quality == 1  # a uniform draw at this seed and step gives 8
+    args = ["train", "--model", "hycovc", "--variant", "context", "--data", str(data),
+            "--out", str(tmp_path / "bad"), "--steps", "1", "--level-weights", "1", "2"]
+    assert main(args) == 1 and "needs 8 values" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -89,7 +89,8 @@ def draw_level(rng: np.random.Generator, levels: int, weights: list[float]) -> i
 
     Uniform by default. ``weights`` (one relative odds per level) let a round spend more steps
     where the curve is weakest: the top levels are what train the transforms to keep detail,
-    and with uniform draws they see only a quarter of the updates (BENCHMARKS, round 4).
+    and with uniform draws the top half of the ladder gets only half of the updates
+    (BENCHMARKS, default model round 4). Shared by the image and video trainers.
     """
     if not weights:
         return int(rng.integers(1, levels + 1))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from hyco.nn.discriminator import MultiScaleDiscriminator
 from hyco.train import checkpoint
 from hyco.train.clips import ClipDataset
 from hyco.train.log import RunLog
-from hyco.train.loop import StepLoop
+from hyco.train.loop import StepLoop, check_level_weights, draw_level
 from hyco.train.losses import bits_per_pixel
 from hyco.train.perceptual import feature_matching
 from hyco.train.precision import resolve_bf16
@@ -59,6 +59,7 @@ class VideoTrainConfig:
     flow_warmup: int = 2000
     flow_weight: float = 0.1
     real_fraction: float = 0.3
+    level_weights: list[float] = field(default_factory=list)  # draw odds per rate level
     ckpt_every: int = 250
     log_every: int = 20
     seed: int = 0
@@ -84,6 +85,7 @@ class VideoTrainer(StepLoop):
         cfg.bf16 = resolve_bf16(cfg.bf16, torch.device("cpu"))
         self.rundir = Path(cfg.out)
         self.model = build(cfg.variant, cfg.size)
+        check_level_weights(cfg.level_weights, self.model.levels)
         if cfg.init and not resume:
             from hyco.video.weights import load_weights, weights_metadata
 
@@ -155,8 +157,8 @@ class VideoTrainer(StepLoop):
         cfg = self.cfg
         clips, flows = self.data.batch(self.step, cfg.batch_size)
         torch.manual_seed(hash((cfg.seed, self.step)) & 0x7FFF_FFFF)
-        level = int(np.random.default_rng([cfg.seed, self.step, 7]).integers(
-            1, self.model.levels + 1))
+        level = draw_level(np.random.default_rng([cfg.seed, self.step, 7]), self.model.levels,
+                           cfg.level_weights)
         self.model.quality = level
         lmbda = zoo.LAMBDAS[level]
         lr = self.schedule.lr_at(self.step)

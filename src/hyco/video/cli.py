@@ -122,7 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, steps=args.steps or 10000, lr=args.lr, aux_lr=args.aux_lr,
         clip=args.clip, schedule=args.schedule, bf16=args.bf16,
         ckpt_every=args.ckpt_every or 250, log_every=args.log_every or 20, seed=args.seed,
-        init=args.init, export=args.export, stage=args.stage or "rd")
+        init=args.init, export=args.export, stage=args.stage or "rd",
+        level_weights=args.level_weights or [])
     if cfg.stage == "gan" and not cfg.init:
         print("note: stage gan from random weights; warm-start it from an RD run "
               "(--init RD.safetensors)", file=sys.stderr)
