@@ -1,4 +1,4 @@
-"""The shipped default model against its recorded results on the bundled photo.
+"""Every shipped weights file against its recorded results on the bundled photo.
 
 A weights file that changes by accident (or a change in what the codec computes with it) moves
 these figures and fails here. After a training round commits new weights, re-record them with
@@ -19,43 +19,62 @@ from hyco.eval.metrics import psnr
 
 SAMPLE = Path(zoo.__file__).parent / "data" / "sample.png"
 
-# digest of the shipped mean-scale-vr weights, and per quality: (bytes on disk, PSNR dB)
-DIGEST = "00c0058270370658"
-RECORDED = {2: (9956, 28.87), 6: (33388, 33.93)}
+# per shipped model: the digest of its weights, and per quality (bytes on disk, PSNR dB)
+SHIPPED = {
+    "mean-scale-vr": ("00c0058270370658", {2: (9956, 28.87), 6: (33388, 33.93)}),
+    "qarv": ("08b708ac2b2f24ee", {2: (21946, 29.07), 6: (38327, 30.17)}),
+}
+CASES = [(m, q) for m, (_, figures) in SHIPPED.items() for q in figures]
 
 
-def measure(quality: int) -> tuple[int, float]:
+def measure(model: str, quality: int | str) -> tuple[int, float]:
     arr = np.asarray(Image.open(SAMPLE).convert("RGB"))
-    data = api.compress(arr, quality=quality)  # the default model, as `hyco compress` uses it
+    data = api.compress(arr, model=model, quality=quality)  # as `hyco compress` does
     return len(data), psnr(api.decompress(data), arr)
 
 
-def test_default_model_is_shipped_and_trained():
-    assert zoo.DEFAULT_MODEL == "mean-scale-vr"
-    path = zoo.shipped_weights(zoo.DEFAULT_MODEL, zoo.DEFAULT_QUALITY)
-    assert path is not None, "the default model has no shipped weights"
-    meta = zoo.weights_metadata(path)
-    assert meta["digest"] == DIGEST, (
-        f"shipped weights changed ({meta['digest']}); re-record: python tests/test_shipped.py")
-    assert int(meta["steps"]) > 0
+def test_default_model_is_shipped():
+    assert zoo.DEFAULT_MODEL == "mean-scale-vr" and zoo.DEFAULT_MODEL in SHIPPED
 
 
-@pytest.mark.parametrize("quality", sorted(RECORDED))
-def test_default_model_within_band_of_recorded_figures(quality):
-    size, db = measure(quality)
-    want_size, want_db = RECORDED[quality]
+def test_every_shipped_file_is_recorded():
+    """A weights file added to the package without figures here would go unguarded."""
+    shipped = {p.stem for p in zoo.WEIGHTS_DIR.glob("*.safetensors")}
+    recorded = {m if zoo.spec(m).variable_rate else f"{m}-{q}"
+                for m, (_, figures) in SHIPPED.items() for q in figures}
+    assert shipped <= recorded, f"not recorded: {sorted(shipped - recorded)}"
+
+
+@pytest.mark.parametrize("model", sorted(SHIPPED))
+def test_shipped_weights_are_the_recorded_ones(model):
+    digest, figures = SHIPPED[model]
+    for quality in figures:
+        path = zoo.shipped_weights(model, quality)
+        assert path is not None, f"{model} quality {quality} has no shipped weights"
+        meta = zoo.weights_metadata(path)
+        assert meta["digest"] == digest, (
+            f"shipped weights changed ({meta['digest']}); re-record: python tests/test_shipped.py")
+        assert int(meta["steps"]) > 0
+
+
+@pytest.mark.parametrize(("model", "quality"), CASES)
+def test_shipped_model_within_band_of_recorded_figures(model, quality):
+    size, db = measure(model, quality)
+    want_size, want_db = SHIPPED[model][1][quality]
     assert abs(size - want_size) <= 0.01 * want_size, (size, want_size)
     assert abs(db - want_db) <= 0.05, (db, want_db)
 
 
-def test_higher_quality_costs_more_and_looks_better():
-    (lo_size, lo_db), (hi_size, hi_db) = (RECORDED[q] for q in sorted(RECORDED))
+@pytest.mark.parametrize("model", [m for m, (_, f) in SHIPPED.items() if len(f) > 1])
+def test_higher_quality_costs_more_and_looks_better(model):
+    (lo_size, lo_db), (hi_size, hi_db) = (SHIPPED[model][1][q] for q in sorted(SHIPPED[model][1]))
     assert hi_size > 1.5 * lo_size and hi_db > lo_db + 1.0
 
 
 if __name__ == "__main__":
-    path = zoo.shipped_weights(zoo.DEFAULT_MODEL, zoo.DEFAULT_QUALITY)
-    print(f'DIGEST = "{zoo.weights_metadata(path)["digest"]}"')
-    figures = {q: measure(q) for q in sorted(RECORDED)}
-    print("RECORDED = {" + ", ".join(f"{q}: ({n}, {db:.2f})" for q, (n, db) in figures.items())
-          + "}")
+    for name, (_, recorded) in SHIPPED.items():
+        path = zoo.shipped_weights(name, next(iter(recorded)))
+        digest = zoo.weights_metadata(path)["digest"] if path else None
+        figures = {q: measure(name, q) for q in recorded}
+        print(f'    "{name}": ("{digest}", {{'
+              + ", ".join(f"{q!r}: ({n}, {db:.2f})" for q, (n, db) in figures.items()) + "}),")
