@@ -15,7 +15,9 @@ averaged power spectra of originals and both reconstructions.
         --out cache/eval/hific --threads 2
 
 Outputs in OUT: ``results.json`` (per image and means), ``summary.md`` (the table for
-BENCHMARKS.md), ``crops/<image>.png``, ``spectra.png``.
+BENCHMARKS.md), ``crops/<image>.png``, ``spectra.png``. Kodak's pictures (and crops of them)
+stay out of the repository: the crops BENCHMARKS.md shows come from a held-out validation
+photo (``cache/corpus_val --crops wall_Path_640x400``).
 """
 
 from __future__ import annotations
