@@ -74,7 +74,7 @@ def main() -> None:
     p.add_argument("--clip", default="vtest", choices=sorted(CLIPS))
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--width", type=int, default=192, help="downscale to this width (0: keep)")
-    p.add_argument("--sizes", nargs="+", default=["xs", "s", "m"])
+    p.add_argument("--sizes", nargs="*", default=["xs", "s", "m"], help="none: no HiNeRV")
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--bits", type=int, default=6)
     p.add_argument("--prune", type=float, default=0.15)
@@ -83,6 +83,7 @@ def main() -> None:
     p.add_argument("--qualities", type=float, nargs="+", default=[2, 4, 6])
     p.add_argument("--weights-dir", help="folder with hycovc-<variant>.safetensors")
     p.add_argument("--intra-weights", help="I-frame image codec weights")
+    p.add_argument("--gop", type=int, default=0, help="HyCoVC's I-frame period (0: one)")
     p.add_argument("--crfs", type=int, nargs="+", default=[22, 27, 32, 37, 42])
     p.add_argument("--presets", nargs="+", default=["medium", "veryslow"])
     p.add_argument("--out", default="cache/eval/hinerv")
@@ -102,7 +103,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     if args.variants:
         rows += hyco_rows(frames, info, args.variants, args.qualities, args.weights_dir,
-                          args.intra_weights)
+                          args.intra_weights, args.gop)
     rows += classical_rows(frames, info, args.presets, args.crfs)
     write_report(out, tag, f"clip {args.clip}: {len(frames)} frames {info.width}x{info.height}, "
                  f"{args.threads} thread(s), HiNeRV {args.epochs} epochs",

@@ -5,17 +5,20 @@ output folder); every codec then codes those same frames. hyco: ``baseline`` (al
 the image codec) and the HyCoVC variants, one GOP (I then P-frames); x264/x265: IPPP, no
 B-frames, -tune psnr, presets medium and veryslow, a CRF sweep. Reported per point: bpp
 (bytes of the whole file / stream), mean Y-PSNR and RGB-PSNR, encode and decode frames per
-second. Writes JSON, a Markdown table and an RD plot.
+second. Writes JSON, a Markdown table (with BD-rates against the baseline and x264/x265 medium)
+and an RD plot.
 
-    python benchmarks/video_rd.py --clip cisco --qualities 2 4 6 \
-        --variants baseline context flow full --weights-dir recipes/state \
-        --intra-weights cache/runs/family/mean-scale-q3-3000.safetensors
+    python benchmarks/video_rd.py --clip cisco --qualities 1 2 3 4 5 6 \
+        --variants baseline context flow full --weights-dir recipes/state
+
+(I-frames: the shipped default image codec unless --intra-weights names other weights.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hyco.eval.bd import bd_rate
 from hyco.eval.video_classical import code_clip, missing
 from hyco.video.coding import compress_video, decompress_video
 from hyco.video.color import rgb_to_yuv420, yuv420_to_rgb
@@ -67,9 +71,10 @@ def hyco_point(frames, info, variant, quality, gop, intra_weights, inter_weights
             "encode_fps": len(frames) / (t1 - t0), "decode_fps": n / (t2 - t1)}
 
 
-def hyco_rows(frames, info, variants, qualities, weights_dir, intra_weights) -> list[dict]:
+def hyco_rows(frames, info, variants, qualities, weights_dir, intra_weights,
+              gop: int = 0) -> list[dict]:
     """One point per variant and quality; a variant without weights in ``weights_dir`` runs on
-    the shipped (or untrained) ones, which the row says."""
+    the shipped (or untrained) ones, which the row says. ``gop``: I-frame period (0: one)."""
     rows = []
     for variant in variants:
         w = None
@@ -78,8 +83,8 @@ def hyco_rows(frames, info, variants, qualities, weights_dir, intra_weights) -> 
             w = str(f) if f.is_file() else None
         for q in qualities:
             q = int(q) if float(q).is_integer() else q
-            row = hyco_point(frames, info, variant, q, 0, intra_weights, w)
-            row["weights"] = w or "shipped/untrained"
+            row = hyco_point(frames, info, variant, q, gop, intra_weights, w)
+            row.update(weights=w or "shipped/untrained", gop=gop)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -106,6 +111,34 @@ def series(row: dict) -> str:
     return row.get("series") or " ".join(k for k in (row["codec"], row["preset"]) if k)
 
 
+ANCHORS = ("hyco-baseline", "x264 medium", "x265 medium")
+
+
+def bd_lines(rows: list[dict]) -> list[str]:
+    """BD-rate of every curve against the all-intra baseline and x264/x265 medium, on Y-PSNR
+    and RGB-PSNR (negative: fewer bits at equal quality; n/a where the curves do not overlap
+    in quality or a curve has fewer than two points)."""
+    curves = {name: [r for r in rows if series(r) == name] for name in sorted(
+        {series(r) for r in rows})}
+    anchors = [a for a in ANCHORS if len(curves.get(a, [])) >= 2]
+    if not anchors:
+        return []
+
+    def bd(test: str, anchor: str, key: str) -> str:
+        a, t = curves[anchor], curves[test]
+        v = bd_rate([r["bpp"] for r in a], [r[key] for r in a],
+                    [r["bpp"] for r in t], [r[key] for r in t])
+        return "n/a" if math.isnan(v) else f"{v:+.1f} %"
+
+    lines = ["BD-rate, Y-PSNR (RGB-PSNR), against:", "",
+             "| curve | " + " | ".join(anchors) + " |", "|---|" + "---|" * len(anchors)]
+    for name in curves:
+        cells = ["" if name == a else f"{bd(name, a, 'y_psnr')} ({bd(name, a, 'rgb_psnr')})"
+                 for a in anchors]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_report(out: Path, tag: str, title: str, meta: dict, rows: list[dict]) -> None:
     """``tag``.json (meta and rows), ``tag``.md (the table) and ``tag``.png (Y-PSNR RD plot).
     Encode speed is frames per second, or the whole time for codecs that train (HiNeRV)."""
@@ -121,6 +154,7 @@ def write_report(out: Path, tag: str, title: str, meta: dict, rows: list[dict]) 
         lines.append(f"| {r['codec']} | {r['preset']} | {r['quality']} | {r['bpp']:.4f} | "
                      f"{r['y_psnr']:.2f} | {r['rgb_psnr']:.2f} | {enc} | "
                      f"{r['decode_fps']:.2f} |")
+    lines += ["", *bd_lines(rows)]
     (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     import matplotlib
@@ -146,6 +180,7 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", default=["baseline", "context", "flow", "full"])
     p.add_argument("--weights-dir", help="folder with hycovc-<variant>.safetensors")
     p.add_argument("--intra-weights", help="I-frame image codec weights")
+    p.add_argument("--gop", type=int, default=0, help="hyco's I-frame period (0: one I-frame)")
     p.add_argument("--crfs", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--presets", nargs="+", default=["medium", "veryslow"])
     p.add_argument("--out", default="cache/eval/video")
@@ -155,7 +190,7 @@ def main() -> None:
     file, size, fps, frames, width = CLIPS[args.clip]
     info, frames = load_frames(file, size, fps, frames, width, out / f"{args.clip}.y4m")
     rows = hyco_rows(frames, info, args.variants, args.qualities, args.weights_dir,
-                     args.intra_weights)
+                     args.intra_weights, args.gop)
     rows += classical_rows(frames, info, args.presets, args.crfs)
     write_report(out, args.clip, f"clip {args.clip}: {len(frames)} frames "
                  f"{info.width}x{info.height}",

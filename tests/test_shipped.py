@@ -16,6 +16,10 @@ from PIL import Image
 
 from hyco import api, zoo
 from hyco.eval.metrics import psnr
+from hyco.video import weights as video_weights
+from hyco.video.coding import compress_video
+from hyco.video.color import rgb_to_yuv420
+from hyco.video.io import VideoInfo
 
 SAMPLE = Path(zoo.__file__).parent / "data" / "sample.png"
 
@@ -26,11 +30,31 @@ SHIPPED = {
 }
 CASES = [(m, q) for m, (_, figures) in SHIPPED.items() for q in figures]
 
+# per shipped HyCoVC variant: the digest of its weights, and per quality (bytes of the .hyco
+# video file, mean Y-PSNR dB) of a 3-frame pan across the bundled photo (I, P, P)
+SHIPPED_VIDEO: dict[str, tuple[str, dict[int, tuple[int, float]]]] = {}
+VIDEO_CASES = [(v, q) for v, (_, figures) in SHIPPED_VIDEO.items() for q in figures]
+
 
 def measure(model: str, quality: int | str) -> tuple[int, float]:
     arr = np.asarray(Image.open(SAMPLE).convert("RGB"))
     data = api.compress(arr, model=model, quality=quality)  # as `hyco compress` does
     return len(data), psnr(api.decompress(data), arr)
+
+
+def pan(frames: int = 3, h: int = 192, w: int = 256) -> tuple[VideoInfo, list]:
+    """A camera pan over the bundled photo: the window moves 5 px right, 3 px down a frame."""
+    arr = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    clip = [rgb_to_yuv420(arr[40 + 3 * t : 40 + 3 * t + h, 60 + 5 * t : 60 + 5 * t + w])
+            for t in range(frames)]
+    return VideoInfo(w, h, frames=frames), clip
+
+
+def measure_video(variant: str, quality: int) -> tuple[int, float]:
+    info, clip = pan()
+    data, stats = compress_video(clip, info, variant, quality, gop=0)
+    assert [s.kind for s in stats] == ["I", "P", "P"]
+    return len(data), float(np.mean([s.y_psnr for s in stats]))
 
 
 def test_default_model_is_shipped():
@@ -42,6 +66,7 @@ def test_every_shipped_file_is_recorded():
     shipped = {p.stem for p in zoo.WEIGHTS_DIR.glob("*.safetensors")}
     recorded = {m if zoo.spec(m).variable_rate else f"{m}-{q}"
                 for m, (_, figures) in SHIPPED.items() for q in figures}
+    recorded |= {f"hycovc-{v}" for v in SHIPPED_VIDEO}
     assert shipped <= recorded, f"not recorded: {sorted(shipped - recorded)}"
 
 
@@ -71,6 +96,24 @@ def test_higher_quality_costs_more_and_looks_better(model):
     assert hi_size > 1.5 * lo_size and hi_db > lo_db + 1.0
 
 
+@pytest.mark.parametrize("variant", sorted(SHIPPED_VIDEO))
+def test_shipped_video_weights_are_the_recorded_ones(variant):
+    path = video_weights.shipped(variant)
+    assert path is not None, f"hycovc {variant} has no shipped weights"
+    assert int(video_weights.weights_metadata(path)["steps"]) > 0
+    digest = video_weights.load(variant).digest()
+    assert digest == SHIPPED_VIDEO[variant][0], (
+        f"shipped weights changed ({digest}); re-record: python tests/test_shipped.py")
+
+
+@pytest.mark.parametrize(("variant", "quality"), VIDEO_CASES)
+def test_shipped_video_codec_within_band_of_recorded_figures(variant, quality):
+    size, db = measure_video(variant, quality)
+    want_size, want_db = SHIPPED_VIDEO[variant][1][quality]
+    assert abs(size - want_size) <= 0.01 * want_size, (size, want_size)
+    assert abs(db - want_db) <= 0.05, (db, want_db)
+
+
 if __name__ == "__main__":
     for name, (_, recorded) in SHIPPED.items():
         path = zoo.shipped_weights(name, next(iter(recorded)))
@@ -78,3 +121,9 @@ if __name__ == "__main__":
         figures = {q: measure(name, q) for q in recorded}
         print(f'    "{name}": ("{digest}", {{'
               + ", ".join(f"{q!r}: ({n}, {db:.2f})" for q, (n, db) in figures.items()) + "}),")
+    for variant in ("context", "flow", "full"):
+        if video_weights.shipped(variant) is not None:
+            figures = {q: measure_video(variant, q) for q in (2, 6)}
+            print(f'    "{variant}": ("{video_weights.load(variant).digest()}", {{'
+                  + ", ".join(f"{q}: ({n}, {db:.2f})" for q, (n, db) in figures.items())
+                  + "}),")
