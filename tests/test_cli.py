@@ -51,6 +51,7 @@ def test_compress_decompress_info_models(images, tmp_path, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "mean-scale" in out and "default]" in out and "trained (" in out
+    assert all(f"hycovc-{v} " in out for v in ("context", "flow", "full"))
 
 
 def test_folders_globs_and_output_folder(images, tmp_path, capsys):

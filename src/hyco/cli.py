@@ -137,13 +137,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    print(f"{'model':<12} {'quality':<8} {'N':>4} {'M':>4} {'lambda':>8}  weights")
+    print(f"{'model':<14} {'quality':<8} {'N':>4} {'M':>4} {'lambda':>8}  weights")
     for name, s in zoo.MODELS.items():
         if s.variable_rate:  # one set of weights, any quality in the range
             n, m = s.sizes[s.qualities[0]]
             rate = f"{s.lmbda_range[0]:g}-{s.lmbda_range[1]:g}" if s.lmbda_range else "ladder"
             default = ", default" if name == zoo.DEFAULT_MODEL else ""
-            print(f"{name:<12} {'1.0-8.0':<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, 1)}"
+            print(f"{name:<14} {'1.0-8.0':<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, 1)}"
                   f"  [variable rate: one model, fractional qualities{default}]")
             continue
         if s.named:  # regimes of one architecture, each trained to its own rate target
@@ -151,12 +151,20 @@ def cmd_models(args: argparse.Namespace) -> int:
                 n, m = s.sizes[q]
                 target = zoo.REGIMES.get(q)  # the rate training steers the regime to
                 rate = f"{target:.2f}bpp" if target is not None else "regime"
-                print(f"{name:<12} {q:<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, q)}")
+                print(f"{name:<14} {q:<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, q)}")
             continue
         for q in s.qualities:
             n, m = s.sizes[q]
             lmbda = (s.lambdas or zoo.LAMBDAS)[q]
-            print(f"{name:<12} {q:<8} {n:>4} {m:>4} {lmbda:>8.4f}  {zoo.weights_note(name, q)}")
+            print(f"{name:<14} {q:<8} {n:>4} {m:>4} {lmbda:>8.4f}  {zoo.weights_note(name, q)}")
+    from hyco.video import weights as video_weights
+    from hyco.video.hycovc import CONFIGS
+
+    c = CONFIGS["small"]
+    for variant in ("context", "flow", "full"):  # P-frame codecs of `hyco video compress`
+        note = zoo.path_note(video_weights.shipped(variant))
+        print(f"{'hycovc-' + variant:<14} {'1.0-8.0':<8} {c.n:>4} {c.m:>4} {'ladder':>8}  {note}"
+              f"  [video P-frames: hyco video compress --variant {variant}]")
     return 0
 
 

@@ -268,7 +268,11 @@ def is_trained(name: str, quality: int) -> bool:
 def weights_note(name: str, quality: int | str) -> str:
     """What `hyco models` says of a model's weights: shipped and how long they trained, or
     that the model runs on seeded random weights."""
-    path = shipped_weights(name, quality)
+    return path_note(shipped_weights(name, quality))
+
+
+def path_note(path: Path | None) -> str:
+    """:func:`weights_note` for a shipped weights file (None: none shipped); video codecs too."""
     if path is None:
         return "untrained (random init)"
     steps = weights_metadata(path).get("steps")
