@@ -37,8 +37,10 @@ def test_cli_train_export_and_code_with_it(tmp_path, capsys):
             str(run), "--steps", "2", "--batch-size", "1", "--crop", "64", "--threads", "1"]
     assert main(args) == 0
     assert main(args) == 1 and "holds a run" in capsys.readouterr().err
-    assert main(["train", "--resume", str(run), "--steps", "3", "--threads", "1"]) == 0
-    assert checkpoint.load(run)["step"] == 3
+    assert main(["train", "--resume", str(run), "--steps", "3", "--milestones", "2",
+                 "--threads", "1"]) == 0
+    state = checkpoint.load(run)
+    assert state["step"] == 3 and state["schedule"]["milestones"] == [2]  # new milestones kept
     w = tmp_path / "w.safetensors"
     assert main(["export", str(run), "-o", str(w), "--half"]) == 0
     meta = weights_metadata(w)

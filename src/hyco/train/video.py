@@ -55,6 +55,7 @@ class VideoTrainConfig:
     aux_lr: float = 1e-3
     clip: float = 1.0
     schedule: str = "multistep"
+    milestones: list[int] = field(default_factory=list)  # default: 80 % and 95 % of steps
     bf16: bool = False
     flow_warmup: int = 2000
     flow_weight: float = 0.1
@@ -97,7 +98,8 @@ class VideoTrainer(StepLoop):
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr)
         self.schedule = LRSchedule(kind=cfg.schedule, base_lr=cfg.lr,
-                                   milestones=[int(cfg.steps * f) for f in (0.8, 0.95)])
+                                   milestones=cfg.milestones or [int(cfg.steps * f)
+                                                                 for f in (0.8, 0.95)])
         self.data = ClipDataset(cfg.data, cfg.frames, cfg.crop, cfg.seed, cfg.real_fraction)
         self.step = 0
         self.disc: MultiScaleDiscriminator | None = None
@@ -115,7 +117,7 @@ class VideoTrainer(StepLoop):
                     raise HycoError(f"{self.rundir}: checkpoint of stage rd, not gan")
                 self.disc.load_state_dict(state["disc"])
                 self.disc_opt.load_state_dict(state["disc_opt"])
-            self.restore(state)
+            self.restore(state, cfg.milestones)  # a resumed run may be given new milestones
         self.log = RunLog(self.rundir)
 
     def state(self) -> dict:

@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         cfg = VideoTrainConfig(**json.loads((Path(args.resume) / "config.json").read_text()))
         cfg.out = args.resume
-        for key in ("steps", "export", "ckpt_every", "log_every"):
+        for key in ("steps", "milestones", "export", "ckpt_every", "log_every"):
             if getattr(args, key) is not None:
                 setattr(cfg, key, getattr(args, key))
         train(cfg, resume=True)
@@ -120,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = VideoTrainConfig(
         variant=args.variant, data=args.data, out=args.out, frames=args.frames, crop=args.crop,
         batch_size=args.batch_size, steps=args.steps or 10000, lr=args.lr, aux_lr=args.aux_lr,
-        clip=args.clip, schedule=args.schedule, bf16=args.bf16,
+        clip=args.clip, schedule=args.schedule, milestones=args.milestones or [],
+        bf16=args.bf16,
         ckpt_every=args.ckpt_every or 250, log_every=args.log_every or 20, seed=args.seed,
         init=args.init, export=args.export, stage=args.stage or "rd",
         level_weights=args.level_weights or [])
