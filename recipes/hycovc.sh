@@ -4,9 +4,12 @@
 # OpenCV sample videos vtest, Megamind, tree (real motion); CiscoVT2people is held out for
 # evaluation. Clips of FRAMES frames (1 reference + unrolled P-frames), crops of CROP px,
 # a rate level per step (gain units), bf16 autocast.
-# Resumable (recipes/lib.sh): RUNDIR checkpoint -> --resume; else
-# recipes/state/hycovc-VARIANT.safetensors -> --init; exported (fp16) at the end.
+# Resumable (recipes/lib.sh): RUNDIR checkpoint -> --resume; else the shipped weights
+# src/hyco/weights/hycovc-VARIANT.safetensors (what `hyco video compress --variant VARIANT`
+# loads) -> --init; exported there (fp16) at the end, or any time with `... VARIANT export`.
 #   bash recipes/hycovc.sh VARIANT [STEPS] [THREADS]
+# To lengthen a run in its session: stop it after a checkpoint, then
+#   hyco train --resume cache/runs/hycovc-VARIANT --steps N --milestones M1 M2 --threads T
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
@@ -16,9 +19,12 @@ THREADS=${3:-2}
 FRAMES=${FRAMES:-3}
 CROP=${CROP:-128}
 BATCH=${BATCH:-4}
-LR=${LR:-1e-4}
+LR=${LR:-2e-4}
 RUNDIR=${RUNDIR:-cache/runs/hycovc-$VARIANT}
-STATE=recipes/state/hycovc-$VARIANT.safetensors
+STATE=src/hyco/weights/hycovc-$VARIANT.safetensors  # shipped
+if [[ "${2:-}" == "export" ]]; then
+  exec hyco export "$RUNDIR" -o "$STATE" --half
+fi
 need_corpus
 if [[ ! -d cache/video_corpus ]]; then
   mkdir -p cache/video_corpus
