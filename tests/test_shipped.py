@@ -57,6 +57,13 @@ def measure_video(variant: str, quality: int) -> tuple[int, float]:
     return len(data), float(np.mean([s.y_psnr for s in stats]))
 
 
+def within_band(got: tuple[int, float], want: tuple[int, float]) -> None:
+    """Bytes within 1 % and PSNR within 0.05 dB of the recorded figures."""
+    (size, db), (want_size, want_db) = got, want
+    assert abs(size - want_size) <= 0.01 * want_size, (size, want_size)
+    assert abs(db - want_db) <= 0.05, (db, want_db)
+
+
 def test_default_model_is_shipped():
     assert zoo.DEFAULT_MODEL == "mean-scale-vr" and zoo.DEFAULT_MODEL in SHIPPED
 
@@ -84,10 +91,7 @@ def test_shipped_weights_are_the_recorded_ones(model):
 
 @pytest.mark.parametrize(("model", "quality"), CASES)
 def test_shipped_model_within_band_of_recorded_figures(model, quality):
-    size, db = measure(model, quality)
-    want_size, want_db = SHIPPED[model][1][quality]
-    assert abs(size - want_size) <= 0.01 * want_size, (size, want_size)
-    assert abs(db - want_db) <= 0.05, (db, want_db)
+    within_band(measure(model, quality), SHIPPED[model][1][quality])
 
 
 @pytest.mark.parametrize("model", [m for m, (_, f) in SHIPPED.items() if len(f) > 1])
@@ -108,10 +112,7 @@ def test_shipped_video_weights_are_the_recorded_ones(variant):
 
 @pytest.mark.parametrize(("variant", "quality"), VIDEO_CASES)
 def test_shipped_video_codec_within_band_of_recorded_figures(variant, quality):
-    size, db = measure_video(variant, quality)
-    want_size, want_db = SHIPPED_VIDEO[variant][1][quality]
-    assert abs(size - want_size) <= 0.01 * want_size, (size, want_size)
-    assert abs(db - want_db) <= 0.05, (db, want_db)
+    within_band(measure_video(variant, quality), SHIPPED_VIDEO[variant][1][quality])
 
 
 if __name__ == "__main__":
