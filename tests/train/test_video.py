@@ -81,3 +81,18 @@ def test_level_weights_steer_the_drawn_level(tmp_path, capsys):
             "--out", str(tmp_path / "bad"), "--steps", "1", "--level-weights", "1", "2"]
     assert main(args) == 1 and "needs 8 values" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_reference_is_the_decoded_i_frame(tmp_path):
+    from hyco import zoo
+
+    data = photos(tmp_path)
+    cfg = dict(variant="context", data=str(data), frames=2, crop=64, batch_size=1, steps=1)
+    t = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "r"), **cfg))
+    first = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    ref = t._reference(first, 2)
+    intra = zoo.load(zoo.DEFAULT_MODEL, 2)
+    assert torch.equal(ref, intra(first)["x_hat"].clamp(0, 1))  # as compress_video codes it
+    assert not torch.equal(ref, first)
+    plain = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "p"), intra_ref=False, **cfg))
+    assert torch.equal(plain._reference(first, 2), first)

@@ -8,6 +8,7 @@ import torch
 
 from conftest import uint8_image
 from hyco.errors import CorruptStream
+from hyco.image.variable_rate import LEVEL_RATIO
 from hyco.video.coding import compress_video, decompress_video
 from hyco.video.color import rgb_to_yuv420
 from hyco.video.hycovc import VARIANT_FLAGS, HyCoVC, HyCoVCConfig
@@ -44,18 +45,19 @@ def test_training_forward_and_exact_coding(variant):
         model.decode(tuple(streams[:-1]), ref)
 
 
-def test_rate_levels_change_the_rate():
+def test_rate_levels_start_on_the_ladder_and_change_the_rate():
     torch.manual_seed(0)
     model = HyCoVC("context", TINY).eval()
+    assert torch.allclose(model.gain[7] / model.gain[0], torch.tensor(LEVEL_RATIO ** 7))
+    assert torch.allclose(model.gain * model.inv_gain, torch.ones_like(model.gain))
     with torch.no_grad():
-        model.gain[0] = 0.2
-        model.gain[7] = 200.0  # random weights: a large gain makes the latent cost bits
+        model.enc[-1].weight *= 30  # random weights give tiny latents; trained ones do not
     x, ref = pair()
-    model.quality = 1
-    low = sum(len(s) for s in model.encode(x, ref)[0])
-    model.quality = 8
-    high = sum(len(s) for s in model.encode(x, ref)[0])
-    assert high > low
+    rates = []
+    for q in (1, 4.5, 8):  # the ladder alone spreads the rates
+        model.quality = q
+        rates.append(sum(len(s) for s in model.encode(x, ref)[0]))
+    assert rates[0] < rates[1] < rates[2]
 
 
 SCRIPT = """

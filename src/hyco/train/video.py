@@ -1,8 +1,10 @@
 """Training HyCoVC (`hyco train --model hycovc --variant ...`): unrolled multi-frame RD.
 
-Each step draws a batch of clips (:mod:`hyco.train.clips`) and a rate level; the first frame
-(rounded to 8 bits) is the reference, and every following frame is coded against the previous
-*reconstruction*, gradients flowing through the chain, so the model learns to keep errors
+Each step draws a batch of clips (:mod:`hyco.train.clips`) and a rate level; the first frame,
+coded by the shipped I-frame codec at that level (``intra_ref``; as
+:func:`hyco.video.coding.compress_video` codes it) and rounded to 8 bits, is the reference, and
+every following frame is coded against the previous *reconstruction*, gradients flowing
+through the chain, so the model learns to keep errors
 from accumulating over several P-frames (the cascaded training of DCVC). The loss is the mean
 over P-frames of ``lambda * 255^2 * MSE + bpp``; during the first ``flow_warmup`` steps a
 decaying L1 term pulls the flow estimator towards the exact flow of synthetic clips.
@@ -69,6 +71,9 @@ class VideoTrainConfig:
     export: str | None = None
     stage: str = "rd"  # "rd", or "gan" (adds the discriminator; warm-start with init)
     gan_weight: float = 0.15  # HiFiC's beta
+    # the first frame as the I-frame codec decodes it, not the source: a P-frame codec
+    # trained on perfect references learns to trust them, and at test time they are not
+    intra_ref: bool = True
 
 
 def build(variant: str, size: str = "small") -> HyCoVC:
@@ -155,6 +160,15 @@ class VideoTrainer(StepLoop):
         return self.cfg.gan_weight * g_loss + fm, {"d_loss": float(d_loss.detach()),
                                                    "g_loss": float(g_loss.detach())}
 
+    @torch.no_grad()
+    def _reference(self, first: torch.Tensor, level: int) -> torch.Tensor:
+        """The clip's I-frame: the source, or (``intra_ref``) the shipped image codec's
+        decoded picture at the step's level (eval mode: rounded latents, no noise)."""
+        if not self.cfg.intra_ref:
+            return first
+        intra = zoo.load(zoo.DEFAULT_MODEL, level)
+        return intra(first.to(intra.device))["x_hat"].to(first.device).clamp(0, 1)
+
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
         clips, flows = self.data.batch(self.step, cfg.batch_size)
@@ -167,7 +181,7 @@ class VideoTrainer(StepLoop):
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.model.train()
-        ref = torch.round(clips[:, 0] * 255) / 255
+        ref = torch.round(self._reference(clips[:, 0], level) * 255) / 255
         rd, bpp_sum, mse_sum, flow_loss = 0.0, 0.0, 0.0, torch.zeros(())
         gan_rows: list[dict[str, float]] = []
         n_p = clips.shape[1] - 1

@@ -23,7 +23,8 @@ compute identical table indices and frames on any machine and thread count, so t
 drift. Eval-mode ``forward`` uses the same integer path, so what it reports is what is coded.
 
 Rates: gain units (as :mod:`hyco.image.variable_rate`): one set of weights serves every
-quality 1..8 (fractional too), the latent scaled by a per-level gain before quantisation.
+quality 1..8 (fractional too), the latent scaled by a per-level gain before quantisation; the
+gains start on the image codec's ladder so the levels differ in rate from the first step.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from hyco.entropy.factorized import FactorizedDensity
 from hyco.entropy.gaussian import GaussianConditional
 from hyco.errors import CorruptStream
 from hyco.image.base import weights_digest
+from hyco.image.variable_rate import gain_ladder
 from hyco.nn.derived import Derived
 from hyco.nn.exact_layers import (
     ONE,
@@ -170,8 +172,10 @@ class HyCoVC(nn.Module):
             self.m_density = FactorizedDensity(c.mz)
             self.m_h_s = _hyper_synthesis(c.mz, c.n, 2 * c.mm)
             self.m_dec = _decoder(c.mm, c.n, 2)
-        self.gain = nn.Parameter(torch.ones(levels, c.m))
-        self.inv_gain = nn.Parameter(torch.ones(levels, c.m))
+        # on the ladder, not at one: started equal, the levels still code at one rate after
+        # thousands of steps (Adam moves a gain about lr per update; see variable_rate)
+        self.gain = nn.Parameter(gain_ladder(levels, c.m))
+        self.inv_gain = nn.Parameter(1.0 / gain_ladder(levels, c.m))
         self.gaussian = GaussianConditional()
         self.quality: float = 1.0
         self._digest: Derived[str] = Derived(weights_digest)
