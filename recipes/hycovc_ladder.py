@@ -23,8 +23,9 @@ def main(src: str, dst: str) -> None:
         meta = f.metadata()
     state = load_file(src)
     ladder = gain_ladder(*state["gain"].shape)
-    for key, op in (("gain", ladder.__mul__), ("inv_gain", ladder.__rtruediv__)):
-        state[key] = op(state[key].float()).to(state[key].dtype)
+    gain, inv = state["gain"], state["inv_gain"]
+    state["gain"] = (gain.float() * ladder).to(gain.dtype)
+    state["inv_gain"] = (inv.float() / ladder).to(inv.dtype)
     save_file(state, dst, metadata=meta)
 
 

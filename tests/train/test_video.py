@@ -85,14 +85,17 @@ def test_level_weights_steer_the_drawn_level(tmp_path, capsys):
 
 def test_reference_is_the_decoded_i_frame(tmp_path):
     from hyco import zoo
+    from hyco.files import tensor_to_array
 
     data = photos(tmp_path)
     cfg = dict(variant="context", data=str(data), frames=2, crop=64, batch_size=1, steps=1)
     t = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "r"), **cfg))
     first = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-    ref = t._reference(first, 2)
+    ref = torch.round(t._reference(first, 2) * 255)
     intra = zoo.load(zoo.DEFAULT_MODEL, 2)
-    assert torch.equal(ref, intra(first)["x_hat"].clamp(0, 1))  # as compress_video codes it
-    assert not torch.equal(ref, first)
+    for i in range(2):  # the picture a video file's I-frame decodes to
+        decoded = intra.decompress(intra.compress(first[i : i + 1]))
+        assert torch.equal(ref[i], torch.from_numpy(tensor_to_array(decoded)).permute(2, 0, 1))
+    assert not torch.equal(ref / 255, first)
     plain = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "p"), intra_ref=False, **cfg))
     assert torch.equal(plain._reference(first, 2), first)

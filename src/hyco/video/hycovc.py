@@ -174,8 +174,9 @@ class HyCoVC(nn.Module):
             self.m_dec = _decoder(c.mm, c.n, 2)
         # on the ladder, not at one: started equal, the levels still code at one rate after
         # thousands of steps (Adam moves a gain about lr per update; see variable_rate)
-        self.gain = nn.Parameter(gain_ladder(levels, c.m))
-        self.inv_gain = nn.Parameter(1.0 / gain_ladder(levels, c.m))
+        ladder = gain_ladder(levels, c.m)
+        self.gain = nn.Parameter(ladder)
+        self.inv_gain = nn.Parameter(1.0 / ladder)
         self.gaussian = GaussianConditional()
         self.quality: float = 1.0
         self._digest: Derived[str] = Derived(weights_digest)
