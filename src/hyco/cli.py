@@ -159,11 +159,15 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{name:<14} {q:<8} {n:>4} {m:>4} {lmbda:>8.4f}  {zoo.weights_note(name, q)}")
     from hyco.video import weights as video_weights
     from hyco.video.hycovc import CONFIGS
+    from hyco.video.latent import LatentPrior
 
     c = CONFIGS["small"]
-    for variant in ("context", "flow", "full"):  # P-frame codecs of `hyco video compress`
+    sizes = {v: (c.n, c.m) for v in ("context", "flow", "full")}
+    prior = LatentPrior()  # a prior on the I-frame codec's latent
+    sizes["latent"] = (prior.width, prior.m)
+    for variant, (n, m) in sizes.items():  # P-frame codecs of `hyco video compress`
         note = zoo.path_note(video_weights.shipped(variant))
-        print(f"{'hycovc-' + variant:<14} {'1.0-8.0':<8} {c.n:>4} {c.m:>4} {'ladder':>8}  {note}"
+        print(f"{'hycovc-' + variant:<14} {'1.0-8.0':<8} {n:>4} {m:>4} {'ladder':>8}  {note}"
               f"  [video P-frames: hyco video compress --variant {variant}]")
     return 0
 
@@ -299,10 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lpips", metavar="FILE",
                    help="hific: LPIPS (AlexNet) weights as safetensors for the perceptual "
                         "loss; default: MS-SSIM + discriminator feature matching")
-    t.add_argument("--variant", choices=["context", "flow", "full"],
+    t.add_argument("--variant", choices=["context", "flow", "full", "latent"],
                    help="hycovc: which video codec variant")
     t.add_argument("--frames", type=int, default=3,
                    help="hycovc: frames per training clip (1 I + N-1 P, unrolled)")
+    t.add_argument("--real-fraction", type=float, metavar="F",
+                   help="hycovc: share of clips cut from real videos (the rest are synthetic "
+                        "pans over photos); default 0.3")
     t.add_argument("--lmbda", type=float, help="rate-distortion lambda (overrides --quality's)")
     t.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
     t.add_argument("--data", help="folder of training images (searched recursively)")

@@ -69,9 +69,31 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         """The picture from a (quantised, or for diagnosis unquantised) latent of ``analysis``."""
         return self.g_s(y_hat.to(self.device) * self._gains(self.inv_gain))
 
+    def hyper_fixed(self, z_hat: Tensor) -> Tensor:
+        """The exact hyper-synthesis output (fixed point, scales then means) of a decoded
+        hyper-latent: what selects the latent's tables, on any machine."""
+        return exact_forward(self._program.get(self.h_s),
+                             z_hat * self._gains(self.hyper_inv_gain).cpu())
+
+    def hyper_latent(self, y: Tensor) -> Tensor:
+        """The hyper-latent of a latent of ``analysis``, before quantisation."""
+        return self.h_a(y).float() * self._gains(self.hyper_gain)
+
+    def encode_hyper(self, y: Tensor) -> tuple[bytes, Tensor]:
+        """The hyper-latent's stream and its decoded value, from the latent of ``analysis``."""
+        return self.density.compress(self.hyper_latent(y))
+
+    def decode_latent(self, payload: Payload) -> Tensor:
+        """The decoded (padded) latent of a payload, before synthesis: the numbers a codec
+        conditioned on this picture's latent (hyco.video.latent) starts from."""
+        z_hat = self.density.decompress(payload.streams[0],
+                                        self.latent_shape(payload.size, self.n, 64))
+        scales_fixed, means = self._split_fixed(self.hyper_fixed(z_hat))
+        return self.gaussian.decompress(payload.streams[1], scales_fixed, means)
+
     def _forward(self, x: Tensor) -> dict:
         y = self.analysis(x)
-        z = self.h_a(y).float() * self._gains(self.hyper_gain)
+        z = self.hyper_latent(y)
         z_hat = self.density.quantize(z, noise=self.training)
         scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
         y_hat = self.gaussian.quantize(y, means, noise=self.training)
@@ -83,18 +105,10 @@ class VariableRateMeanScale(MeanScaleHyperprior):
 
     def _compress(self, x: Tensor) -> list[bytes]:
         y = self.analysis(x)
-        z_data, z_hat = self.density.compress(self.h_a(y) * self._gains(self.hyper_gain))
-        fixed = exact_forward(self._program.get(self.h_s),
-                              z_hat * self._gains(self.hyper_inv_gain).cpu())
-        scales_fixed, means = self._split_fixed(fixed)
+        z_data, z_hat = self.encode_hyper(y)
+        scales_fixed, means = self._split_fixed(self.hyper_fixed(z_hat))
         y_data, _ = self.gaussian.compress(y, scales_fixed, means)
         return [z_data, y_data]
 
     def _decompress(self, payload: Payload) -> Tensor:
-        z_hat = self.density.decompress(payload.streams[0],
-                                        self.latent_shape(payload.size, self.n, 64))
-        fixed = exact_forward(self._program.get(self.h_s),
-                              z_hat * self._gains(self.hyper_inv_gain).cpu())
-        scales_fixed, means = self._split_fixed(fixed)
-        y_hat = self.gaussian.decompress(payload.streams[1], scales_fixed, means)
-        return self.synthesis(y_hat)
+        return self.synthesis(self.decode_latent(payload))

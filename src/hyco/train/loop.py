@@ -122,6 +122,9 @@ def _split_params(model: nn.Module) -> tuple[list, list, list[str]]:
     return main, aux, aux_names
 
 
+_SHOWN = (("loss", 3), ("bpp", 3), ("psnr", 2), ("saving", 3))  # progress-bar figures
+
+
 def _dist_info() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -194,8 +197,7 @@ class StepLoop:
             row = self.train_step()
             window.append(row)
             bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}",
-                            psnr=f"{row['psnr']:.2f}")
+            bar.set_postfix({k: f"{row[k]:.{d}f}" for k, d in _SHOWN if k in row})
             if self.step % cfg.log_every == 0 or self.step == total:
                 mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
                 mean["steps_per_s"] = (self.step - first) / (time.perf_counter() - start)

@@ -30,8 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from hyco import zoo
+from hyco.entropy.gaussian import GaussianConditional
 from hyco.errors import HycoError
 from hyco.nn.discriminator import MultiScaleDiscriminator
+from hyco.nn.exact_layers import from_fixed
 from hyco.train import checkpoint
 from hyco.train.clips import ClipDataset
 from hyco.train.log import RunLog
@@ -41,6 +43,7 @@ from hyco.train.perceptual import feature_matching
 from hyco.train.precision import resolve_bf16
 from hyco.train.schedule import LRSchedule
 from hyco.video.hycovc import CONFIGS, HyCoVC
+from hyco.video.latent import LatentPrior, hyper_params, intra_codec
 
 
 @dataclass
@@ -76,12 +79,17 @@ class VideoTrainConfig:
     intra_ref: bool = True
 
 
-def build(variant: str, size: str = "small") -> HyCoVC:
+_GAUSSIAN = GaussianConditional()
+
+
+def build(variant: str, size: str = "small") -> HyCoVC | LatentPrior:
     """The architecture, seeded so every process builds the same untrained model."""
     if size not in CONFIGS:
         raise HycoError(f"unknown HyCoVC size {size!r} (known: {', '.join(CONFIGS)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(zlib.crc32(f"hycovc-{variant}-{size}".encode()))
+        if variant == "latent":  # its size is the image codec's latent
+            return LatentPrior()
         return HyCoVC(variant, CONFIGS[size])
 
 
@@ -101,7 +109,12 @@ class VideoTrainer(StepLoop):
         aux = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.main_params = main
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
-        self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr)
+        self.latent = isinstance(self.model, LatentPrior)
+        if self.latent and cfg.stage != "rd":
+            raise HycoError("the latent variant trains its temporal prior only (stage rd): "
+                            "its pictures are the image codec's")
+        self.aux_opt = torch.optim.Adam(aux or [torch.zeros(1, requires_grad=True)],
+                                        lr=cfg.aux_lr)
         self.schedule = LRSchedule(kind=cfg.schedule, base_lr=cfg.lr,
                                    milestones=cfg.milestones or [int(cfg.steps * f)
                                                                  for f in (0.8, 0.95)])
@@ -181,6 +194,8 @@ class VideoTrainer(StepLoop):
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.model.train()
+        if self.latent:
+            return self._latent_step(clips, level, lr)
         ref = torch.round(self._reference(clips[:, 0], level) * 255) / 255
         rd, bpp_sum, mse_sum, flow_loss = 0.0, 0.0, 0.0, torch.zeros(())
         gan_rows: list[dict[str, float]] = []
@@ -222,6 +237,46 @@ class VideoTrainer(StepLoop):
                 "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
                 "flow_l1": float(flow_loss.detach()) / n_p,
                 "level": level, "aux": float(aux.detach()), "lr": lr}
+
+    def _latent_step(self, clips: torch.Tensor, level: int, lr: float) -> dict[str, float]:
+        """``latent``: the temporal prior's rate of each P-frame latent given the previous
+        decoded one (its distortion is the frozen image codec's); the I-frame's own rate, on
+        the same latents, is logged beside it (``saving`` is the fraction saved)."""
+        intra = intra_codec(zoo.load(zoo.DEFAULT_MODEL, level))
+        b, t = clips.shape[:2]
+        with torch.no_grad():
+            ys = intra.analysis(intra.pad(clips.flatten(0, 1).to(intra.device))).cpu()
+            z_hat = intra.density.quantize(intra.hyper_latent(ys.to(intra.device)), noise=False)
+            hyper = from_fixed(hyper_params(intra, z_hat))
+            lik_z = intra.density.likelihood(z_hat).cpu()
+        ys, hyper = ys.unflatten(0, (b, t)), hyper.unflatten(0, (b, t))
+        s0, mu0 = hyper[:, 0].chunk(2, 1)
+        ref = torch.round(ys[:, 0] - mu0) + mu0  # the I-frame's decoded latent
+        pixels = b * clips.shape[-1] * clips.shape[-2]
+        z_bits = float(-torch.log2(lik_z.unflatten(0, (b, t))[:, 1:]).sum()) / (t - 1)
+        bits, intra_bits = torch.zeros(()), 0.0
+        for i in range(1, t):
+            y = ys[:, i]
+            scales, means = self.model(hyper[:, i], ref)
+            y_tilde = _GAUSSIAN.quantize(y, None, noise=True)
+            bits = bits - torch.log2(_GAUSSIAN.likelihood(y_tilde, scales,
+                                                                      means)).sum()
+            with torch.no_grad():
+                s_h, mu_h = hyper[:, i].chunk(2, 1)
+                intra_bits -= float(torch.log2(_GAUSSIAN.likelihood(
+                    y_tilde, s_h, mu_h)).sum())
+            ref = (torch.round(y - means) + means).detach()
+        loss = bits / ((t - 1) * pixels)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.main_params, self.cfg.clip)
+        self.opt.step()
+        self.step += 1
+        bpp = float(loss.detach()) + z_bits / pixels
+        intra_bpp = intra_bits / ((t - 1) * pixels) + z_bits / pixels
+        return {"loss": float(loss.detach()), "bpp": bpp, "intra_bpp": intra_bpp,
+                "saving": 1.0 - bpp / max(intra_bpp, 1e-12), "level": level, "lr": lr}
 
     def run(self) -> None:
         cfg = self.cfg

@@ -115,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise HycoError(f"hyco train --model hycovc needs {', '.join(missing)}")
     if Path(args.out, "checkpoint.pt").exists() and not args.force:
         raise HycoError(f"{args.out} holds a run; --resume it or use --force to start over")
+    if args.real_fraction is not None and not 0 <= args.real_fraction <= 1:
+        raise HycoError("--real-fraction must be between 0 and 1")
     if args.frames < 2:
         raise HycoError("--frames must be at least 2 (an I-frame and a P-frame)")
     cfg = VideoTrainConfig(
@@ -124,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bf16=args.bf16,
         ckpt_every=args.ckpt_every or 250, log_every=args.log_every or 20, seed=args.seed,
         init=args.init, export=args.export, stage=args.stage or "rd",
-        level_weights=args.level_weights or [])
+        level_weights=args.level_weights or [],
+        real_fraction=0.3 if args.real_fraction is None else args.real_fraction)
     if cfg.stage == "gan" and not cfg.init:
         print("note: stage gan from random weights; warm-start it from an RD run "
               "(--init RD.safetensors)", file=sys.stderr)

@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -35,19 +35,24 @@ CODEC_NAME = "hycovc"
 
 
 class InterCodec(Protocol):
-    """What a P-frame codec provides. References and reconstructions are 8-bit R'G'B'
-    frames (H x W x 3 uint8): exactly what the decoder outputs, so nothing can drift."""
+    """What a P-frame codec provides. Its *reference* is the state the next P-frame is coded
+    against, which the decoder rebuilds exactly: 8-bit R'G'B' pixels (H x W x 3 uint8) for
+    the pixel-domain variants, the decoded latent for ``latent``. The codec makes it from an
+    I-frame (``reference``) and returns the next one with every P-frame it codes."""
 
     def digest(self) -> str: ...
 
-    def encode_inter(self, x: torch.Tensor, ref: np.ndarray) -> tuple[list[bytes],
-                                                                       np.ndarray]: ...
+    def reference(self, payload: Payload, rgb: np.ndarray) -> Any: ...
 
-    def decode_inter(self, streams: tuple[bytes, ...], ref: np.ndarray) -> np.ndarray: ...
+    def encode_inter(self, x: torch.Tensor, ref: Any) -> tuple[list[bytes], np.ndarray,
+                                                                Any]: ...
+
+    def decode_inter(self, streams: tuple[bytes, ...], ref: Any,
+                     size: tuple[int, int]) -> tuple[np.ndarray, Any]: ...
 
 
 class HyCoVCInter:
-    """A HyCoVC model at one rate point as an :class:`InterCodec`."""
+    """A pixel-domain HyCoVC model at one rate point as an :class:`InterCodec`."""
 
     def __init__(self, variant: str, quality: str, weights: str | None = None):
         from hyco.video import weights as video_weights
@@ -68,23 +73,42 @@ class HyCoVCInter:
     def _arr(rec: torch.Tensor) -> np.ndarray:
         return rec[0].permute(1, 2, 0).to(torch.uint8).contiguous().numpy()
 
-    def encode_inter(self, x: torch.Tensor, ref: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+    def reference(self, payload: Payload, rgb: np.ndarray) -> np.ndarray:
+        return rgb
+
+    def encode_inter(self, x: torch.Tensor, ref: np.ndarray
+                     ) -> tuple[list[bytes], np.ndarray, np.ndarray]:
         self.model.quality = self.quality
         streams, rec = self.model.encode(x, self._u8(ref))
-        return streams, self._arr(rec)
+        rgb = self._arr(rec)
+        return streams, rgb, rgb
 
-    def decode_inter(self, streams: tuple[bytes, ...], ref: np.ndarray) -> np.ndarray:
+    def decode_inter(self, streams: tuple[bytes, ...], ref: np.ndarray,
+                     size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         self.model.quality = self.quality
-        return self._arr(self.model.decode(streams, self._u8(ref)))
+        rgb = self._arr(self.model.decode(streams, self._u8(ref)))
+        return rgb, rgb
 
 
-def _hycovc(variant: str) -> Callable[[str, str | None], InterCodec]:
-    return lambda quality, weights: HyCoVCInter(variant, quality, weights)
+# the inter codec of a variant from (quality, weights file or None, the I-frame codec)
+InterLoader = Callable[[str, "str | None", ImageCodec], InterCodec]
 
 
-# variant -> loader of its inter codec from (quality, weights file or None); None: all-intra
-VARIANTS: dict[str, Callable[[str, str | None], InterCodec] | None] = {
-    "baseline": None, **{v: _hycovc(v) for v in ("context", "flow", "full")}}
+def _hycovc(variant: str) -> InterLoader:
+    return lambda quality, weights, intra: HyCoVCInter(variant, quality, weights)
+
+
+def _latent(quality: str, weights: str | None, intra: ImageCodec) -> InterCodec:
+    from hyco.video import weights as video_weights
+    from hyco.video.latent import LatentInter
+
+    return LatentInter(video_weights.load("latent", weights), intra, quality)
+
+
+# variant -> its loader; None: all-intra
+VARIANTS: dict[str, InterLoader | None] = {
+    "baseline": None, **{v: _hycovc(v) for v in ("context", "flow", "full")},
+    "latent": _latent}
 
 
 @dataclass(frozen=True)
@@ -113,11 +137,12 @@ def _combined_digest(intra: ImageCodec, inter: InterCodec | None) -> str:
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
-def _variant(variant: str, quality: str, weights: str | None = None) -> InterCodec | None:
+def _variant(variant: str, quality: str, weights: str | None,
+             intra: ImageCodec) -> InterCodec | None:
     if variant not in VARIANTS:
         raise HycoError(f"unknown video variant {variant!r} (known: {', '.join(VARIANTS)})")
     loader = VARIANTS[variant]
-    return loader(quality, weights) if loader is not None else None
+    return loader(quality, weights, intra) if loader is not None else None
 
 
 def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "baseline",
@@ -141,7 +166,7 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
         raise HycoError("gop must be >= 0")
     q = zoo.parse_quality(intra_model, quality)
     intra = zoo.load(intra_model, q, intra_weights)
-    inter = _variant(variant, str(q), inter_weights)
+    inter = _variant(variant, str(q), inter_weights, intra)
     if inter is None:
         gop = 1
     h, w = frames[0].size
@@ -152,7 +177,7 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
         matrix=info.color.matrix, full_range=info.color.full_range)
     out = [container.pack_video_header(header)]
     stats: list[FrameStats] = []
-    ref: np.ndarray | None = None
+    ref: Any = None
     for i, frame in enumerate(frames):
         if frame.size != (h, w):
             raise HycoError(f"frame {i} is {frame.size[1]}x{frame.size[0]}, not {w}x{h}")
@@ -162,9 +187,9 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
         if is_intra:
             payload = intra.compress(x)
             streams, rec = list(payload.streams), tensor_to_array(intra.decompress(payload))
+            ref = inter.reference(payload, rec) if inter is not None else None
         else:
-            streams, rec = inter.encode_inter(x, ref)
-        ref = rec
+            streams, rec, ref = inter.encode_inter(x, ref)
         packet = container.pack_packet(container.Packet("I" if is_intra else "P", i,
                                                         tuple(streams)))
         out.append(packet)
@@ -220,24 +245,24 @@ def decompress_video(data: bytes, start: int = 0, intra_weights: str | None = No
     except HycoError as exc:
         raise ModelMismatch(f"file needs image codec {h.intra} quality {h.quality}: {exc}") \
             from None
-    inter = _variant(h.variant, h.quality, inter_weights)
+    inter = _variant(h.variant, h.quality, inter_weights, intra)
     if _combined_digest(intra, inter) != h.digest:
         raise ModelMismatch(f"file was made with other {h.variant} weights ({h.digest})")
     first = max(i for i in range(start + 1) if v.packets[i].kind == "I")
 
     def frames() -> Iterator[DecodedFrame]:
-        ref: np.ndarray | None = None
+        ref: Any = None
         for p in v.packets[first:]:
             if p.kind == "I":
                 payload = Payload(streams=p.streams, size=(h.height, h.width))
                 intra.check_payload(payload)
                 rec = tensor_to_array(intra.decompress(payload))
+                ref = inter.reference(payload, rec) if inter is not None else None
             else:
                 if inter is None or ref is None:
                     raise HycoError(f"corrupt .hyco video file: P packet {p.index} without "
                                     "a reference")
-                rec = inter.decode_inter(p.streams, ref)
-            ref = rec
+                rec, ref = inter.decode_inter(p.streams, ref, (h.height, h.width))
             if p.index >= start:
                 yield DecodedFrame(p.index, p.kind, rec)
 

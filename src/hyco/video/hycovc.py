@@ -130,6 +130,21 @@ def _fixed_to_u8(a: Tensor) -> Tensor:
     return div_round(a * 255, ONE).clamp(0, 255)
 
 
+def code_gaussian(y: Tensor | None, data: bytes | None, mu_f: Tensor, sigma_f: Tensor
+                  ) -> tuple[bytes | None, Tensor]:
+    """Encode (``y`` given) or decode (``data`` given) a latent around fixed-point means and
+    scales (:mod:`hyco.nn.exact_layers` units); returns the stream and the dequantised latent
+    in fixed point (symbols * ONE + mean, integers)."""
+    idx_scales = torch.div(sigma_f, 1 << _FRAC_SHIFT, rounding_mode="floor")
+    means = from_fixed(mu_f, torch.float64)  # exact: 12 fractional bits in float64
+    if y is not None:
+        data, y_hat = GaussianConditional.compress(y.double().cpu(), idx_scales, means)
+    else:
+        y_hat = GaussianConditional.decompress(data, idx_scales, means)
+    symbols = torch.round(y_hat - means).to(torch.int64)  # exact: small integers
+    return data, clamp(symbols * ONE + mu_f)
+
+
 class HyCoVC(nn.Module):
     """P-frame codec; ``forward(x, ref)`` trains, ``encode``/``decode`` code (see module doc)."""
 
@@ -272,20 +287,6 @@ class HyCoVC(nn.Module):
         mu, sigma = self.ep.exact(hyper).chunk(2, 1)
         return mu, sigma
 
-    @staticmethod
-    def _code_gaussian(y: Tensor | None, data: bytes | None, mu_f: Tensor, sigma_f: Tensor
-                       ) -> tuple[bytes | None, Tensor]:
-        """Encode (``y`` given) or decode (``data`` given) around fixed-point means; returns the
-        stream and the dequantised latent in fixed point (symbols * ONE + mean, integers)."""
-        idx_scales = torch.div(sigma_f, 1 << _FRAC_SHIFT, rounding_mode="floor")
-        means = from_fixed(mu_f, torch.float64)  # exact: 12 fractional bits in float64
-        if y is not None:
-            data, y_hat = GaussianConditional.compress(y.double().cpu(), idx_scales, means)
-        else:
-            y_hat = GaussianConditional.decompress(data, idx_scales, means)
-        symbols = torch.round(y_hat - means).to(torch.int64)  # exact: small integers
-        return data, clamp(symbols * ONE + mu_f)
-
     def _exact_latent_shapes(self, h: int, w: int) -> tuple[tuple, tuple, tuple, tuple]:
         hp, wp = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
         c = self.config
@@ -319,8 +320,8 @@ class HyCoVC(nn.Module):
             else:
                 zm_hat = self.m_density.decompress(next(it), mz_shape)
             m_mu, m_sigma = self.m_h_s.exact(to_fixed(zm_hat)).chunk(2, 1)
-            ym_data, ym_f = self._code_gaussian(ym if encoding else None,
-                                                None if encoding else next(it), m_mu, m_sigma)
+            ym_data, ym_f = code_gaussian(ym if encoding else None,
+                                          None if encoding else next(it), m_mu, m_sigma)
             if encoding:
                 out.append(ym_data)
             flow_f = clamp(self.m_dec.exact(ym_f) * 4)
@@ -335,8 +336,8 @@ class HyCoVC(nn.Module):
         else:
             z_hat = self.density.decompress(next(it), z_shape)
         mu, sigma = self._params_exact(z_hat, ctx_f)
-        y_data, y_f = self._code_gaussian(y if encoding else None,
-                                          None if encoding else next(it), mu, sigma)
+        y_data, y_f = code_gaussian(y if encoding else None,
+                                    None if encoding else next(it), mu, sigma)
         if encoding:
             out.append(y_data)
         elif next(it, None) is not None:

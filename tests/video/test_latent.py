@@ -1,0 +1,140 @@
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import uint8_image
+from hyco import zoo
+from hyco.errors import CorruptStream, HycoError
+from hyco.files import array_to_tensor, tensor_to_array
+from hyco.train.video import VideoTrainConfig, VideoTrainer, build
+from hyco.video.coding import compress_video, decompress_video
+from hyco.video.color import rgb_to_yuv420
+from hyco.video.io import VideoInfo
+from hyco.video.latent import LatentInter, LatentPrior
+from hyco.video.weights import save_weights
+
+
+def perturbed(seed: int = 0) -> LatentPrior:
+    """An untrained prior with its deep path switched on too."""
+    prior = build("latent")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for w in (prior.net[-1].weight, prior.skip.weight):
+            w.copy_(torch.randn(w.shape, generator=g) * 1e-3)
+    return prior
+
+
+def clip(n: int = 5, h: int = 32, w: int = 48) -> list:
+    base = uint8_image(h + 8, w + 8, seed=7)
+    return [np.ascontiguousarray(base[i : i + h, i : i + w]) for i in range(n)]
+
+
+def test_zero_prior_is_all_intra():
+    """With a, b, c = 0 a P-frame is coded exactly as the image codec codes it."""
+    intra = zoo.load(zoo.DEFAULT_MODEL, 3)
+    prior = build("latent")
+    with torch.no_grad():
+        prior.skip.bias.zero_()
+    codec = LatentInter(prior, intra, "3")
+    a, b = clip(2)
+    ref = codec.reference(intra.compress(array_to_tensor(a)), a)
+    streams, rgb, _ = codec.encode_inter(array_to_tensor(b), ref)
+    payload = intra.compress(array_to_tensor(b))
+    assert list(payload.streams) == streams
+    assert np.array_equal(rgb, tensor_to_array(intra.decompress(payload)))
+
+
+def test_p_frames_round_trip_exactly_and_references_chain(tmp_path):
+    weights = tmp_path / "latent.safetensors"
+    save_weights(perturbed(), weights)
+    frames = [rgb_to_yuv420(f) for f in clip()]
+    info = VideoInfo(48, 32, Fraction(25), 5)
+    recons: list[np.ndarray] = []
+    data, stats = compress_video(frames, info, "latent", 3, gop=3, recons=recons,
+                                 inter_weights=str(weights))
+    assert [s.kind for s in stats] == ["I", "P", "P", "I", "P"]
+    _, _, decoded = decompress_video(data, inter_weights=str(weights))
+    assert all(np.array_equal(d.rgb, r) for d, r in zip(decoded, recons, strict=True))
+    _, _, part = decompress_video(data, start=4, inter_weights=str(weights))
+    assert np.array_equal(next(iter(part)).rgb, recons[4])
+    with pytest.raises(HycoError):  # other weights: the digest in the header refuses them
+        decompress_video(data)
+
+
+def test_prior_changes_the_rate_and_rejects_bad_packets():
+    intra = zoo.load(zoo.DEFAULT_MODEL, 3)
+    a, b = clip(2)
+    plain, moved = LatentInter(build("latent"), intra, "3"), LatentInter(perturbed(), intra, "3")
+    assert plain.digest() != moved.digest()
+    ref = plain.reference(intra.compress(array_to_tensor(a)), a)
+    s0, _, _ = plain.encode_inter(array_to_tensor(b), ref)
+    s1, rgb, ref1 = moved.encode_inter(array_to_tensor(b), ref)
+    assert s0 != s1
+    rec, ref2 = moved.decode_inter(tuple(s1), ref, (32, 48))
+    assert np.array_equal(rec, rgb) and torch.equal(ref1, ref2)
+    with pytest.raises(CorruptStream):
+        moved.decode_inter(tuple(s1[:1]), ref, (32, 48))
+
+
+def test_needs_a_mean_scale_vr_intra_codec():
+    with pytest.raises(HycoError, match="mean-scale-vr"):
+        LatentInter(build("latent"), zoo.load("factorized", 1), "3")
+
+
+SCRIPT = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+from hyco import zoo
+from hyco.train.video import build
+from hyco.video.latent import LatentInter
+prior = build("latent")
+g = torch.Generator().manual_seed(0)
+with torch.no_grad():
+    for w in (prior.net[-1].weight, prior.skip.weight):
+        w.copy_(torch.randn(w.shape, generator=g) * 1e-3)
+intra = zoo.load(zoo.DEFAULT_MODEL, 5)
+codec = LatentInter(prior, intra, "5")
+x = torch.rand(1, 3, 64, 96, generator=g)
+ref = codec.reference(intra.compress(torch.rand(1, 3, 64, 96, generator=g)), None)
+if sys.argv[2] == "enc":
+    s, rgb, nxt = codec.encode_inter(x, ref)
+    torch.save({"s": s, "rgb": torch.from_numpy(rgb), "ref": nxt}, sys.argv[3])
+else:
+    d = torch.load(sys.argv[3])
+    rgb, nxt = codec.decode_inter(tuple(d["s"]), ref, (64, 96))
+    assert torch.equal(torch.from_numpy(rgb), d["rgb"]) and torch.equal(nxt, d["ref"])
+    print("same")
+"""
+
+
+def test_decoding_with_other_thread_count_is_identical(tmp_path):
+    f = str(tmp_path / "enc.pt")
+    run = [sys.executable, "-c", SCRIPT]
+    subprocess.run(run + ["1", "enc", f], check=True)
+    out = subprocess.run(run + ["2", "dec", f], check=True, capture_output=True, text=True)
+    assert "same" in out.stdout
+
+
+def test_training_lowers_the_rate_below_all_intra(tmp_path, monkeypatch):
+    """Static clips (every frame the same crop): the prior learns to predict the latent
+    from the reference, so the P-frame rate drops below the I-frame's."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    from PIL import Image
+
+    Image.fromarray(uint8_image(96, 96, seed=3)).save(folder / "a.png")
+    cfg = VideoTrainConfig(variant="latent", data=str(folder), out=str(tmp_path / "run"),
+                           frames=2, crop=64, batch_size=2, steps=30, lr=1e-3,
+                           schedule="constant", log_every=10, ckpt_every=100)
+    trainer = VideoTrainer(cfg)
+    still = array_to_tensor(uint8_image(64, 64, seed=4)).repeat(2, 1, 1, 1)
+    monkeypatch.setattr(trainer.data, "batch", lambda step, size: (
+        still[None].repeat(size, 1, 1, 1, 1), torch.zeros(size, 1, 2, 64, 64)))
+    rows = [trainer.train_step() for _ in range(cfg.steps)]
+    assert all(np.isfinite(r["bpp"]) for r in rows)
+    first, last = rows[0], np.mean([r["saving"] for r in rows[-5:]])
+    assert last > first["saving"] + 0.15
