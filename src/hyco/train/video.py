@@ -113,8 +113,7 @@ class VideoTrainer(StepLoop):
         if self.latent and cfg.stage != "rd":
             raise HycoError("the latent variant trains its temporal prior only (stage rd): "
                             "its pictures are the image codec's")
-        self.aux_opt = torch.optim.Adam(aux or [torch.zeros(1, requires_grad=True)],
-                                        lr=cfg.aux_lr)
+        self.aux_opt = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
         self.schedule = LRSchedule(kind=cfg.schedule, base_lr=cfg.lr,
                                    milestones=cfg.milestones or [int(cfg.steps * f)
                                                                  for f in (0.8, 0.95)])
@@ -140,7 +139,8 @@ class VideoTrainer(StepLoop):
 
     def state(self) -> dict:
         state = {"step": self.step, "model": self.model.state_dict(),
-                 "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
+                 "opt": self.opt.state_dict(),
+                 "aux_opt": self.aux_opt.state_dict() if self.aux_opt else {},
                  "schedule": self.schedule.state_dict(), "rng": torch.get_rng_state(),
                  "config": asdict(self.cfg)}
         if self.disc is not None:
@@ -227,6 +227,7 @@ class VideoTrainer(StepLoop):
             torch.nn.utils.clip_grad_norm_(self.main_params, cfg.clip)
         self.opt.step()
         aux = self.model.aux_loss()
+        assert self.aux_opt is not None  # the pixel-domain models have factorized densities
         self.aux_opt.zero_grad(set_to_none=True)
         aux.backward()
         self.aux_opt.step()
@@ -250,7 +251,7 @@ class VideoTrainer(StepLoop):
             hyper = from_fixed(hyper_params(intra, z_hat))
             lik_z = intra.density.likelihood(z_hat).cpu()
         ys, hyper = ys.unflatten(0, (b, t)), hyper.unflatten(0, (b, t))
-        s0, mu0 = hyper[:, 0].chunk(2, 1)
+        _, mu0 = hyper[:, 0].chunk(2, 1)
         ref = torch.round(ys[:, 0] - mu0) + mu0  # the I-frame's decoded latent
         pixels = b * clips.shape[-1] * clips.shape[-2]
         z_bits = float(-torch.log2(lik_z.unflatten(0, (b, t))[:, 1:]).sum()) / (t - 1)
@@ -259,8 +260,7 @@ class VideoTrainer(StepLoop):
             y = ys[:, i]
             scales, means = self.model(hyper[:, i], ref)
             y_tilde = _GAUSSIAN.quantize(y, None, noise=True)
-            bits = bits - torch.log2(_GAUSSIAN.likelihood(y_tilde, scales,
-                                                                      means)).sum()
+            bits = bits - torch.log2(_GAUSSIAN.likelihood(y_tilde, scales, means)).sum()
             with torch.no_grad():
                 s_h, mu_h = hyper[:, i].chunk(2, 1)
                 intra_bits -= float(torch.log2(_GAUSSIAN.likelihood(

@@ -2,10 +2,11 @@
 
 One data flow for every video codec: each source frame (4:2:0) becomes R'G'B' through the
 stated :class:`~hyco.video.color.ColorSpec`, an I-frame is coded by the image codec, a
-P-frame by the variant's inter codec given the *decoded* previous frame, and every packet
-goes into the container's video form (:mod:`hyco.container`). Because the encoder keeps the
-decoder's reconstruction as its reference, there is no drift; a decoder can start at any I
-packet; a file cut short decodes every complete frame before the cut.
+P-frame by the variant's inter codec given the reference the decoder will hold (the
+*decoded* previous frame, or for ``latent`` its decoded latent), and every packet goes into
+the container's video form (:mod:`hyco.container`). Because the encoder keeps the decoder's
+reference, there is no drift; a decoder can start at any I packet; a file cut short decodes
+every complete frame before the cut.
 
 Variants are registered in :data:`VARIANTS`; ``baseline`` codes every frame as an I-frame
 (all-intra), the reference the inter variants are measured against.

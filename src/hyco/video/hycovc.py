@@ -1,4 +1,5 @@
-"""HyCoVC: a hyperprior contextual video codec for P-frames, in three learned variants.
+"""HyCoVC: a hyperprior contextual video codec for P-frames, in three pixel-domain variants
+(a fourth, ``latent``, codes in the image codec's latent space: :mod:`hyco.video.latent`).
 
 One model class, three ways to build the *context* a frame is coded against (the I-frames
 come from the image codec; ``baseline``, all-intra, needs no model):

@@ -124,9 +124,6 @@ class LatentPrior(nn.Module):
         means = clamp(mu + mul_fixed(b, d) + mul_fixed(c, s))
         return scales, means
 
-    def aux_loss(self) -> Tensor:
-        return torch.zeros(())
-
 
 def hyper_params(intra: VariableRateMeanScale, z_hat: Tensor) -> Tensor:
     """The image codec's exact hyper-synthesis output in this module's fixed point."""
