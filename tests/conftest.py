@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -53,6 +55,16 @@ def uint8_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 @functools.cache
+def decodes_same_in_other_threads(script: str, tmp_path) -> bool:
+    """Run ``script`` (argv: threads, "enc"|"dec", file) to encode at 1 thread, then to decode
+    at 2 in a fresh process; true when the decoding process printed "same"."""
+    f = str(tmp_path / "enc.pt")
+    run = [sys.executable, "-c", script]
+    subprocess.run(run + ["1", "enc", f], check=True)
+    out = subprocess.run(run + ["2", "dec", f], check=True, capture_output=True, text=True)
+    return "same" in out.stdout
+
+
 def trained_tiny(name: str, steps: int = 600) -> torch.nn.Module:
     """A tiny codec trained briefly so its densities are meaningful (cached per session)."""
     cls, n, m = TINY[name]

@@ -1,12 +1,10 @@
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import uint8_image
+from conftest import decodes_same_in_other_threads, uint8_image
 from hyco.errors import CorruptStream
 from hyco.image.variable_rate import LEVEL_RATIO
 from hyco.video.coding import compress_video, decompress_video
@@ -80,11 +78,7 @@ else:
 
 
 def test_decoding_with_other_thread_count_is_identical(tmp_path):
-    f = str(tmp_path / "enc.pt")
-    run = [sys.executable, "-c", SCRIPT]
-    subprocess.run(run + ["1", "enc", f], check=True)
-    out = subprocess.run(run + ["2", "dec", f], check=True, capture_output=True, text=True)
-    assert "same" in out.stdout
+    assert decodes_same_in_other_threads(SCRIPT, tmp_path)
 
 
 def test_video_with_p_frames_round_trip_and_gop_restart():

@@ -1,12 +1,10 @@
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import uint8_image
+from conftest import decodes_same_in_other_threads, uint8_image
 from hyco import zoo
 from hyco.errors import CorruptStream, HycoError
 from hyco.files import array_to_tensor, tensor_to_array
@@ -112,11 +110,7 @@ else:
 
 
 def test_decoding_with_other_thread_count_is_identical(tmp_path):
-    f = str(tmp_path / "enc.pt")
-    run = [sys.executable, "-c", SCRIPT]
-    subprocess.run(run + ["1", "enc", f], check=True)
-    out = subprocess.run(run + ["2", "dec", f], check=True, capture_output=True, text=True)
-    assert "same" in out.stdout
+    assert decodes_same_in_other_threads(SCRIPT, tmp_path)
 
 
 def test_training_lowers_the_rate_below_all_intra(tmp_path, monkeypatch):
