@@ -163,8 +163,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     c = CONFIGS["small"]
     sizes = {v: (c.n, c.m) for v in ("context", "flow", "full")}
-    prior = LatentPrior()  # a prior on the I-frame codec's latent
-    sizes["latent"] = (prior.width, prior.m)
+    sizes["latent"] = (LatentPrior.WIDTH, LatentPrior.M)  # a prior on the I-frame latent
     for variant, (n, m) in sizes.items():  # P-frame codecs of `hyco video compress`
         note = zoo.path_note(video_weights.shipped(variant))
         print(f"{'hycovc-' + variant:<14} {'1.0-8.0':<8} {n:>4} {m:>4} {'ladder':>8}  {note}"

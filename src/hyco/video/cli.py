@@ -127,7 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         ckpt_every=args.ckpt_every or 250, log_every=args.log_every or 20, seed=args.seed,
         init=args.init, export=args.export, stage=args.stage or "rd",
         level_weights=args.level_weights or [],
-        real_fraction=0.3 if args.real_fraction is None else args.real_fraction)
+        real_fraction=(VideoTrainConfig.real_fraction if args.real_fraction is None
+                       else args.real_fraction))
     if cfg.stage == "gan" and not cfg.init:
         print("note: stage gan from random weights; warm-start it from an RD run "
               "(--init RD.safetensors)", file=sys.stderr)

@@ -39,11 +39,11 @@ class InterCodec(Protocol):
     """What a P-frame codec provides. Its *reference* is the state the next P-frame is coded
     against, which the decoder rebuilds exactly: 8-bit R'G'B' pixels (H x W x 3 uint8) for
     the pixel-domain variants, the decoded latent for ``latent``. The codec makes it from an
-    I-frame (``reference``) and returns the next one with every P-frame it codes."""
+    I-frame it decodes (``decode_intra``) and returns the next one with every P-frame."""
 
     def digest(self) -> str: ...
 
-    def reference(self, payload: Payload, rgb: np.ndarray) -> Any: ...
+    def decode_intra(self, payload: Payload) -> tuple[np.ndarray, Any]: ...
 
     def encode_inter(self, x: torch.Tensor, ref: Any) -> tuple[list[bytes], np.ndarray,
                                                                 Any]: ...
@@ -55,10 +55,10 @@ class InterCodec(Protocol):
 class HyCoVCInter:
     """A pixel-domain HyCoVC model at one rate point as an :class:`InterCodec`."""
 
-    def __init__(self, variant: str, quality: str, weights: str | None = None):
+    def __init__(self, variant: str, quality: str, weights: str | None, intra: ImageCodec):
         from hyco.video import weights as video_weights
 
-        self.model = video_weights.load(variant, weights)
+        self.model, self.intra = video_weights.load(variant, weights), intra
         self.quality = float(quality)
         if not 1 <= self.quality <= self.model.levels:
             raise HycoError(f"hycovc quality must be 1..{self.model.levels}, not {quality}")
@@ -74,8 +74,9 @@ class HyCoVCInter:
     def _arr(rec: torch.Tensor) -> np.ndarray:
         return rec[0].permute(1, 2, 0).to(torch.uint8).contiguous().numpy()
 
-    def reference(self, payload: Payload, rgb: np.ndarray) -> np.ndarray:
-        return rgb
+    def decode_intra(self, payload: Payload) -> tuple[np.ndarray, np.ndarray]:
+        rgb = tensor_to_array(self.intra.decompress(payload))
+        return rgb, rgb
 
     def encode_inter(self, x: torch.Tensor, ref: np.ndarray
                      ) -> tuple[list[bytes], np.ndarray, np.ndarray]:
@@ -96,7 +97,7 @@ InterLoader = Callable[[str, "str | None", ImageCodec], InterCodec]
 
 
 def _hycovc(variant: str) -> InterLoader:
-    return lambda quality, weights, intra: HyCoVCInter(variant, quality, weights)
+    return lambda quality, weights, intra: HyCoVCInter(variant, quality, weights, intra)
 
 
 def _latent(quality: str, weights: str | None, intra: ImageCodec) -> InterCodec:
@@ -146,6 +147,14 @@ def _variant(variant: str, quality: str, weights: str | None,
     return loader(quality, weights, intra) if loader is not None else None
 
 
+def _decode_intra(intra: ImageCodec, inter: InterCodec | None,
+                  payload: Payload) -> tuple[np.ndarray, Any]:
+    """An I-frame's picture and the reference it starts (none when all-intra)."""
+    if inter is None:
+        return tensor_to_array(intra.decompress(payload)), None
+    return inter.decode_intra(payload)
+
+
 def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "baseline",
                    quality: int | str = zoo.DEFAULT_QUALITY, gop: int = 12,
                    intra_model: str = zoo.DEFAULT_MODEL, intra_weights: str | None = None,
@@ -187,8 +196,7 @@ def compress_video(frames: Iterable[YUVFrame], info: VideoInfo, variant: str = "
         is_intra = inter is None or ref is None or (gop > 0 and i % gop == 0)
         if is_intra:
             payload = intra.compress(x)
-            streams, rec = list(payload.streams), tensor_to_array(intra.decompress(payload))
-            ref = inter.reference(payload, rec) if inter is not None else None
+            streams, (rec, ref) = list(payload.streams), _decode_intra(intra, inter, payload)
         else:
             streams, rec, ref = inter.encode_inter(x, ref)
         packet = container.pack_packet(container.Packet("I" if is_intra else "P", i,
@@ -257,8 +265,7 @@ def decompress_video(data: bytes, start: int = 0, intra_weights: str | None = No
             if p.kind == "I":
                 payload = Payload(streams=p.streams, size=(h.height, h.width))
                 intra.check_payload(payload)
-                rec = tensor_to_array(intra.decompress(payload))
-                ref = inter.reference(payload, rec) if inter is not None else None
+                rec, ref = _decode_intra(intra, inter, payload)
             else:
                 if inter is None or ref is None:
                     raise HycoError(f"corrupt .hyco video file: P packet {p.index} without "

@@ -43,7 +43,9 @@ from hyco.errors import CorruptStream
 from hyco.image.base import weights_digest
 from hyco.image.variable_rate import gain_ladder
 from hyco.nn.derived import Derived
+from hyco.nn.exact import FRAC_BITS as TABLE_FRAC_BITS
 from hyco.nn.exact_layers import (
+    FRAC_BITS,
     ONE,
     ExactConv2d,
     ExactSequential,
@@ -64,7 +66,8 @@ VARIANT_FLAGS: dict[str, dict[str, bool]] = {
 }
 STRIDE = 64  # frames are padded to a multiple of it (hyper-latents at 1/64)
 N_LEVELS = 8
-_FRAC_SHIFT = 2  # exact_layers' 12 fractional bits -> the Gaussian tables' 10
+# exact_layers' fractional bits -> the Gaussian tables' (hyco.nn.exact's, as the image codecs')
+TABLE_SHIFT = FRAC_BITS - TABLE_FRAC_BITS
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def code_gaussian(y: Tensor | None, data: bytes | None, mu_f: Tensor, sigma_f: T
     """Encode (``y`` given) or decode (``data`` given) a latent around fixed-point means and
     scales (:mod:`hyco.nn.exact_layers` units); returns the stream and the dequantised latent
     in fixed point (symbols * ONE + mean, integers)."""
-    idx_scales = torch.div(sigma_f, 1 << _FRAC_SHIFT, rounding_mode="floor")
+    idx_scales = torch.div(sigma_f, 1 << TABLE_SHIFT, rounding_mode="floor")
     means = from_fixed(mu_f, torch.float64)  # exact: 12 fractional bits in float64
     if y is not None:
         data, y_hat = GaussianConditional.compress(y.double().cpu(), idx_scales, means)
