@@ -33,6 +33,7 @@ from hyco.image import (
     QResVAE,
     QResVAEPaper,
     ScaleHyperprior,
+    VariableRateCheckerboard,
     VariableRateMeanScale,
 )
 from hyco.image.hific import REGIMES
@@ -88,6 +89,8 @@ MODELS: dict[str, ModelSpec] = {
                   "He et al. 2021, checkerboard context"),
         ModelSpec("mean-scale-vr", VariableRateMeanScale, {q: _SMALL for q in LAMBDAS},
                   "Minnen et al. 2018 + gain units (Cui et al. 2021)", variable_rate=True),
+        ModelSpec("checkerboard-vr", VariableRateCheckerboard, {q: _SMALL for q in LAMBDAS},
+                  "mean-scale-vr + checkerboard context (He et al. 2021)", variable_rate=True),
         ModelSpec("hific", HiFiC, {q: _HIFIC_SMALL for q in REGIMES},
                   "Mentzer et al. 2020, small configuration", stages=("rd", "gan")),
         ModelSpec("hific-paper", HiFiCPaper, {q: _HIFIC_PAPER for q in REGIMES},
@@ -187,13 +190,20 @@ def build(name: str, quality: int) -> ImageCodec:
     return model
 
 
-def load_weights(model: ImageCodec, path: str | Path) -> None:
-    """Load a safetensors file into ``model`` (never pickle)."""
+def load_weights(model: ImageCodec, path: str | Path, base_ok: bool = False) -> None:
+    """Load a safetensors file into ``model`` (never pickle).
+
+    ``base_ok`` (training's ``--init``) also takes the weights of the model's
+    ``base_model`` (checkerboard-vr's mean-scale-vr): the parts it lacks keep their
+    initial values."""
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise HycoError(f"{path}: not a readable safetensors weights file ({exc})") from None
     model_state = model.state_dict()
+    base = getattr(model, "base_model", None)
+    if base_ok and base and weights_metadata(path).get("model") == base:
+        state = {**{k: v for k, v in model_state.items() if k not in state}, **state}
     if set(state) != set(model_state) or any(
             state[k].shape != model_state[k].shape for k in state):
         raise ModelMismatch(f"{path}: weights do not fit {model.name} "

@@ -15,11 +15,15 @@ from torch import Tensor, nn
 
 from hyco.entropy.coder import TableSet, decode, encode, quantize_pmf
 from hyco.nn.exact import FRAC_BITS
+from hyco.nn.exact_layers import FRAC_BITS as LAYER_FRAC_BITS
+from hyco.nn.exact_layers import ONE, clamp, from_fixed
 from hyco.nn.ops import lower_bound
 
 SCALE_MIN, SCALE_MAX, N_SCALES = 0.11, 256.0, 256
 TAIL_SIGMAS = 5.0  # table range; values beyond it are escaped (probability ~1e-6)
 LIKELIHOOD_BOUND = 1e-9
+# hyco.nn.exact_layers' fractional bits -> the tables' (hyco.nn.exact's, as the image codecs')
+TABLE_SHIFT = LAYER_FRAC_BITS - FRAC_BITS
 
 
 def _std_cdf(x):
@@ -96,3 +100,19 @@ class GaussianConditional(nn.Module):
         symbols = torch.from_numpy(decode(data, idx.numpy(), gaussian_tables()))
         symbols = symbols.to(means.dtype if means is not None else torch.float32)
         return symbols + means if means is not None else symbols
+
+
+def code_gaussian(y: Tensor | None, data: bytes | None, mu_f: Tensor, sigma_f: Tensor
+                  ) -> tuple[bytes | None, Tensor]:
+    """Encode (``y`` given) or decode (``data`` given) a latent around fixed-point means and
+    scales (:mod:`hyco.nn.exact_layers` units: the priors that refine the hyperprior's
+    parameters compute in them); returns the stream and the dequantised latent in fixed
+    point (symbols * ONE + mean, integers)."""
+    idx_scales = torch.div(sigma_f, 1 << TABLE_SHIFT, rounding_mode="floor")
+    means = from_fixed(mu_f, torch.float64)  # exact: 12 fractional bits in float64
+    if y is not None:
+        data, y_hat = GaussianConditional.compress(y.double().cpu(), idx_scales, means)
+    else:
+        y_hat = GaussianConditional.decompress(data, idx_scales, means)
+    symbols = torch.round(y_hat - means).to(torch.int64)  # exact: small integers
+    return data, clamp(symbols * ONE + mu_f)

@@ -24,6 +24,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from hyco.entropy.gaussian import TABLE_SHIFT
 from hyco.image.hyperprior import MeanScaleHyperprior
 from hyco.nn.exact import exact_forward
 from hyco.payload import Payload
@@ -74,6 +75,12 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         hyper-latent: what selects the latent's tables, on any machine."""
         return exact_forward(self._program.get(self.h_s),
                              z_hat * self._gains(self.hyper_inv_gain).cpu())
+
+    def hyper_layers_fixed(self, z_hat: Tensor) -> Tensor:
+        """:meth:`hyper_fixed` in :mod:`hyco.nn.exact_layers` units (int64), the arithmetic of
+        the priors that refine these parameters (spatial: checkerboard-vr; temporal:
+        HyCoVC latent)."""
+        return self.hyper_fixed(z_hat).to(torch.int64) << TABLE_SHIFT
 
     def hyper_latent(self, y: Tensor) -> Tensor:
         """The hyper-latent of a latent of ``analysis``, before quantisation."""

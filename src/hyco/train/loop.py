@@ -114,6 +114,8 @@ def check_level_weights(weights: list[float], levels: int | None) -> None:
 def _split_params(model: nn.Module) -> tuple[list, list, list[str]]:
     main, aux, aux_names = [], [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:  # frozen parts (checkerboard-vr's base transforms)
+            continue
         if name.endswith("quantiles"):
             aux.append(p)
             aux_names.append(name)
@@ -226,8 +228,11 @@ class Trainer(StepLoop):
         self.model = zoo.build(config.model, config.quality).to(self.device)
         check_level_weights(config.level_weights, getattr(self.model, "levels", None))
         if config.init and not resume:
-            zoo.load_weights(self.model, config.init)
-            config.init_steps = int(zoo.weights_metadata(config.init).get("steps", 0))
+            zoo.load_weights(self.model, config.init, base_ok=True)
+            meta = zoo.weights_metadata(config.init)
+            # a base model's file (checkerboard-vr from mean-scale-vr) starts the new parts at 0
+            own = meta.get("model") == config.model
+            config.init_steps = int(meta.get("steps", 0)) if own else 0
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)
@@ -385,6 +390,10 @@ def export(rundir: str | Path, out: str | Path | None = None,
 
 def train(config: TrainConfig, resume: bool = False) -> Trainer:
     cls = Trainer
+    if hasattr(zoo.spec(config.model).cls, "prior_loss"):  # a rate-only prior (checkerboard-vr)
+        from hyco.train.latent_prior import LatentPriorTrainer
+
+        cls = LatentPriorTrainer
     if config.stage is not None:  # generative models train in stages (rd, then gan)
         from hyco.train.gan import stage_trainer
 

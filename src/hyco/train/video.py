@@ -43,7 +43,7 @@ from hyco.train.perceptual import feature_matching
 from hyco.train.precision import resolve_bf16
 from hyco.train.schedule import LRSchedule
 from hyco.video.hycovc import CONFIGS, HyCoVC
-from hyco.video.latent import LatentPrior, hyper_params, intra_codec
+from hyco.video.latent import LatentPrior, intra_codec
 
 
 @dataclass
@@ -248,7 +248,7 @@ class VideoTrainer(StepLoop):
         with torch.no_grad():
             ys = intra.analysis(intra.pad(clips.flatten(0, 1).to(intra.device))).cpu()
             z_hat = intra.density.quantize(intra.hyper_latent(ys.to(intra.device)), noise=False)
-            hyper = from_fixed(hyper_params(intra, z_hat))
+            hyper = from_fixed(intra.hyper_layers_fixed(z_hat))
             lik_z = intra.density.likelihood(z_hat).cpu()
         ys, hyper = ys.unflatten(0, (b, t)), hyper.unflatten(0, (b, t))
         _, mu0 = hyper[:, 0].chunk(2, 1)

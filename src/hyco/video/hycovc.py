@@ -38,14 +38,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hyco.entropy.factorized import FactorizedDensity
-from hyco.entropy.gaussian import GaussianConditional
+from hyco.entropy.gaussian import GaussianConditional, code_gaussian
 from hyco.errors import CorruptStream
 from hyco.image.base import weights_digest
 from hyco.image.variable_rate import gain_ladder
 from hyco.nn.derived import Derived
-from hyco.nn.exact import FRAC_BITS as TABLE_FRAC_BITS
 from hyco.nn.exact_layers import (
-    FRAC_BITS,
     ONE,
     ExactConv2d,
     ExactSequential,
@@ -66,8 +64,6 @@ VARIANT_FLAGS: dict[str, dict[str, bool]] = {
 }
 STRIDE = 64  # frames are padded to a multiple of it (hyper-latents at 1/64)
 N_LEVELS = 8
-# exact_layers' fractional bits -> the Gaussian tables' (hyco.nn.exact's, as the image codecs')
-TABLE_SHIFT = FRAC_BITS - TABLE_FRAC_BITS
 
 
 @dataclass(frozen=True)
@@ -132,21 +128,6 @@ def _u8_to_fixed(ref_u8: Tensor) -> Tensor:
 
 def _fixed_to_u8(a: Tensor) -> Tensor:
     return div_round(a * 255, ONE).clamp(0, 255)
-
-
-def code_gaussian(y: Tensor | None, data: bytes | None, mu_f: Tensor, sigma_f: Tensor
-                  ) -> tuple[bytes | None, Tensor]:
-    """Encode (``y`` given) or decode (``data`` given) a latent around fixed-point means and
-    scales (:mod:`hyco.nn.exact_layers` units); returns the stream and the dequantised latent
-    in fixed point (symbols * ONE + mean, integers)."""
-    idx_scales = torch.div(sigma_f, 1 << TABLE_SHIFT, rounding_mode="floor")
-    means = from_fixed(mu_f, torch.float64)  # exact: 12 fractional bits in float64
-    if y is not None:
-        data, y_hat = GaussianConditional.compress(y.double().cpu(), idx_scales, means)
-    else:
-        y_hat = GaussianConditional.decompress(data, idx_scales, means)
-    symbols = torch.round(y_hat - means).to(torch.int64)  # exact: small integers
-    return data, clamp(symbols * ONE + mu_f)
 
 
 class HyCoVC(nn.Module):

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hyco.entropy.gaussian import SCALE_MIN
+from hyco.entropy.gaussian import SCALE_MIN, code_gaussian
 from hyco.errors import CorruptStream, HycoError
 from hyco.files import tensor_to_array
 from hyco.image.base import DECODE_THREADS, weights_digest
@@ -44,7 +44,7 @@ from hyco.nn.exact_layers import (
 )
 from hyco.nn.ops import pinned_threads
 from hyco.payload import Payload
-from hyco.video.hycovc import N_LEVELS, TABLE_SHIFT, code_gaussian
+from hyco.video.hycovc import N_LEVELS
 
 CLIP = 16  # the normalised inputs' range
 START = (-0.2, 0.5)  # the untrained prior's (a, b): scales x 0.8, means halfway to ref
@@ -122,11 +122,6 @@ class LatentPrior(nn.Module):
         return scales, means
 
 
-def hyper_params(intra: VariableRateMeanScale, z_hat: Tensor) -> Tensor:
-    """The image codec's exact hyper-synthesis output in this module's fixed point."""
-    return intra.hyper_fixed(z_hat).to(torch.int64) << TABLE_SHIFT
-
-
 def intra_codec(intra: object) -> VariableRateMeanScale:
     if not isinstance(intra, VariableRateMeanScale):
         raise HycoError(f"the latent variant codes in the latent of mean-scale-vr I-frames, "
@@ -169,7 +164,7 @@ class LatentInter:
         with pinned_threads(DECODE_THREADS):
             y = intra.analysis(intra.pad(x.to(intra.device))).cpu()
             z_data, z_hat = intra.encode_hyper(y.to(intra.device))
-            scales_f, means_f = self.prior.exact(hyper_params(intra, z_hat), ref)
+            scales_f, means_f = self.prior.exact(intra.hyper_layers_fixed(z_hat), ref)
             y_data, y_f = code_gaussian(y, None, means_f, scales_f)
             return [z_data, y_data], self._picture(y_f, x.shape[-2:]), y_f
 
@@ -183,6 +178,6 @@ class LatentInter:
         intra.quality = self.quality
         with pinned_threads(DECODE_THREADS):
             z_hat = intra.density.decompress(streams[0], intra.latent_shape(size, intra.n, 64))
-            scales_f, means_f = self.prior.exact(hyper_params(intra, z_hat), ref)
+            scales_f, means_f = self.prior.exact(intra.hyper_layers_fixed(z_hat), ref)
             _, y_f = code_gaussian(None, streams[1], means_f, scales_f)
             return self._picture(y_f, size), y_f

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# checkerboard-vr: a checkerboard spatial prior (hyco.image.checkerboard_vr) learned on top of
+# the shipped default model's frozen transforms, rate only, from cached corpus latents
+# (hyco.train.latent_prior). A fresh run starts from src/hyco/weights/mean-scale-vr.safetensors
+# (its transforms; the prior starts at zero, i.e. at the base model's rate); a later one from
+# the shipped checkerboard-vr weights. When the default model is retrained, run it afresh
+# (RUNDIR empty, STATE removed): the prior belongs to one set of transforms.
+#   bash recipes/checkerboard-vr.sh [STEPS_THIS_RUN] [THREADS]     bash recipes/checkerboard-vr.sh export
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source recipes/lib.sh
+RUNDIR=${RUNDIR:-cache/runs/checkerboard-vr}
+STATE=src/hyco/weights/checkerboard-vr.safetensors
+BASE=src/hyco/weights/mean-scale-vr.safetensors
+if [[ "${1:-}" == "export" ]]; then
+  exec hyco export "$RUNDIR" -o "$STATE" --half
+fi
+need_corpus
+init=()
+[[ -f "$STATE" || -f "$RUNDIR/checkpoint.pt" ]] || init=(--init "$BASE")
+train_resumable "$RUNDIR" "$STATE" "${1:-3000}" "${2:-1}" \
+  --model checkerboard-vr --data cache/corpus --val cache/corpus_val \
+  --batch-size "${BATCH:-16}" --lr "${LR:-1e-3}" --schedule multistep \
+  --milestones "${MILESTONES:-2500}" --gamma 0.1 --clip 1.0 \
+  --ckpt-every 250 --val-every 1000 --log-every 50 --seed "${SEED:-0}" "${init[@]}"
