@@ -285,5 +285,8 @@ def path_note(path: Path | None) -> str:
     """:func:`weights_note` for a shipped weights file (None: none shipped); video codecs too."""
     if path is None:
         return "untrained (random init)"
-    steps = weights_metadata(path).get("steps")
+    meta = weights_metadata(path)
+    steps, base = meta.get("steps"), meta.get("base_steps")
+    if steps and base:  # a prior trained on a base model's frozen transforms
+        return f"trained ({int(steps):,} steps, on a base of {int(base):,})"
     return f"trained ({int(steps):,} steps)" if steps else "trained"

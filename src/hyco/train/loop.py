@@ -68,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     init: str | None = None
     init_steps: int = 0  # steps already behind --init weights (read from their metadata)
+    base_steps: int = 0  # checkerboard-vr: the steps of the frozen base model's weights
     export: str | None = None
     stage: str | None = None  # generative models (hific): "rd" or "gan" (hyco.train.gan)
     lpips: str | None = None  # hific: LPIPS weights (safetensors) for the perceptual loss
@@ -233,6 +234,7 @@ class Trainer(StepLoop):
             # a base model's file (checkerboard-vr from mean-scale-vr) starts the new parts at 0
             own = meta.get("model") == config.model
             config.init_steps = int(meta.get("steps", 0)) if own else 0
+            config.base_steps = int(meta.get("base_steps" if own else "steps", 0))
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)
@@ -384,7 +386,8 @@ def export(rundir: str | Path, out: str | Path | None = None,
     steps = checkpoint.load(rundir)["step"] if (rundir / checkpoint.CHECKPOINT).exists() else 0
     zoo.save_weights(model, path, cfg.quality, half=half,
                      extra={"lmbda": str(cfg.resolved_lambda()), "metric": cfg.metric,
-                            "steps": str(steps + cfg.init_steps)})
+                            "steps": str(steps + cfg.init_steps),
+                            **({"base_steps": str(cfg.base_steps)} if cfg.base_steps else {})})
     return path
 
 
