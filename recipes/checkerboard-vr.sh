@@ -4,7 +4,7 @@
 # (hyco.train.latent_prior). A fresh run starts from src/hyco/weights/mean-scale-vr.safetensors
 # (its transforms; the prior starts at zero, i.e. at the base model's rate); a later one from
 # the shipped checkerboard-vr weights. When the default model is retrained, run it afresh
-# (RUNDIR empty, STATE removed): the prior belongs to one set of transforms.
+# (FRESH=1, no RUNDIR): the prior belongs to one set of transforms.
 #   bash recipes/checkerboard-vr.sh [STEPS_THIS_RUN] [THREADS]     bash recipes/checkerboard-vr.sh export
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,9 @@ if [[ "${1:-}" == "export" ]]; then
 fi
 need_corpus
 init=()
-[[ -f "$STATE" || -f "$RUNDIR/checkpoint.pt" ]] || init=(--init "$BASE")
+if [[ ! -f "$RUNDIR/checkpoint.pt" ]] && [[ "${FRESH:-0}" == 1 || ! -f "$STATE" ]]; then
+  init=(--init "$BASE")
+fi
 train_resumable "$RUNDIR" "$STATE" "${1:-3000}" "${2:-1}" \
   --model checkerboard-vr --data cache/corpus --val cache/corpus_val \
   --batch-size "${BATCH:-16}" --lr "${LR:-1e-3}" --schedule multistep \

@@ -9,7 +9,8 @@ need_corpus() {  # the photo corpus of ../shared/DATA.md, built once
 # Resumable at three levels:
 #   - within a session: RUNDIR/checkpoint.pt exists -> `hyco train --resume` (exact);
 #   - across sessions: STATE (committed, fp16) exists -> a fresh run with --init STATE, whose
-#     metadata carries the steps already done;
+#     metadata carries the steps already done (FRESH=1: not from STATE, for a model that must
+#     restart, e.g. a prior whose base transforms were retrained);
 #   - from scratch otherwise (HYCO_TRAIN_ARGS: model, data and hyper-parameters of a fresh run).
 # The weights then go to STATE, so the next session continues from them.
 train_resumable() {
@@ -19,7 +20,7 @@ train_resumable() {
     hyco train --resume "$rundir" --steps "$steps" --threads "$threads"
   else
     local init=()
-    [[ -f "$state" ]] && init=(--init "$state")
+    [[ -f "$state" && "${FRESH:-0}" != 1 ]] && init=(--init "$state")
     hyco train "$@" --out "$rundir" --steps "$steps" --threads "$threads" "${init[@]}"
   fi
   mkdir -p "$(dirname "$state")"

@@ -36,6 +36,9 @@ class LatentPriorTrainer(Trainer):
         self.names = sorted(k for k, v in self.latents.items()
                             if min(v.shape[-2:]) >= LATENT_CROP)
 
+    def _dataset(self) -> None:
+        return None  # steps read the cached latents, never image crops
+
     def _cached_latents(self) -> dict[str, torch.Tensor]:
         """The frozen analysis of every training image (before the rate gains), float16,
         cached per base-weights digest (new base weights: new latents)."""

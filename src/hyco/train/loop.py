@@ -242,7 +242,7 @@ class Trainer(StepLoop):
         self.opt = torch.optim.Adam(main, lr=config.lr)
         # models without a factorized density (the hierarchical VAEs) have no aux loss
         self.aux_opt = torch.optim.Adam(aux, lr=config.aux_lr) if aux else None
-        self.data = CropDataset(config.data, config.crop, config.seed, config.crop_candidates)
+        self.data = self._dataset()
         self.total_steps = self._total_steps()
         milestones = config.milestones or [int(self.total_steps * f) for f in (0.8, 0.95)]
         self.schedule = LRSchedule(kind=config.schedule, base_lr=config.lr,
@@ -260,10 +260,16 @@ class Trainer(StepLoop):
                            if config.val and self.rank == 0 else [])
         self.log = RunLog(self.rundir, enabled=self.rank == 0)
 
+    def _dataset(self) -> CropDataset | None:
+        """The image crops a step trains on; a trainer that never reads them returns None,
+        so the corpus is not decoded into memory for nothing."""
+        cfg = self.cfg
+        return CropDataset(cfg.data, cfg.crop, cfg.seed, cfg.crop_candidates)
+
     def _total_steps(self) -> int:
         if self.cfg.steps is not None:
             return self.cfg.steps
-        if self.cfg.epochs is not None:
+        if self.cfg.epochs is not None and self.data is not None:
             per_epoch = math.ceil(len(self.data) / (self.cfg.batch_size * self.world))
             return max(1, round(self.cfg.epochs * per_epoch))
         raise HycoError("give --steps or --epochs")
