@@ -19,24 +19,14 @@ same tables on any machine and thread count.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from hyco.entropy.gaussian import SCALE_MIN, code_gaussian
+from hyco.entropy.gaussian import code_gaussian
 from hyco.image.base import weights_digest
 from hyco.image.variable_rate import N_LEVELS, VariableRateMeanScale
-from hyco.nn.exact_layers import (
-    ONE,
-    ExactConv2d,
-    ExactSequential,
-    HardGELU,
-    clamp,
-    div_round,
-    from_fixed,
-    mul_fixed,
-)
+from hyco.nn.exact_layers import ONE, clamp, div_round, from_fixed, mul_fixed
+from hyco.nn.refiner import ScaleNormalisedRefiner
 from hyco.payload import Payload
-
-CLIP = 16  # the normalised inputs' range
 
 
 def anchor_mask(h: int, w: int) -> Tensor:
@@ -45,17 +35,16 @@ def anchor_mask(h: int, w: int) -> Tensor:
     return ((hh + ww) % 2 == 0).view(1, 1, h, w)
 
 
-class SpatialPrior(nn.Module):
+class SpatialPrior(ScaleNormalisedRefiner):
     """(scales, means) of the non-anchor elements from the hyperprior's and the anchors.
 
     Inputs, in quantisation-step units, normalised by the hyperprior's scale
-    ``s' = max(s, 0.11)`` so that they are of order one at every rate level (as
-    :class:`hyco.video.latent.LatentPrior`'s, where raw values made training diverge)::
+    (:class:`hyco.nn.refiner.ScaleNormalisedRefiner`, as the video temporal prior's)::
 
         u = s' / (s' + 1),   v = mu / s',   t = k / s' at anchors, 0 elsewhere
 
-    with ``k`` the anchors' decoded symbols (``y_hat - mu``); ``v`` and ``t`` are clipped to
-    +-16. Outputs per element a scale factor ``a`` and a shift ``c``::
+    with ``k`` the anchors' decoded symbols (``y_hat - mu``). Outputs per element a scale
+    factor ``a`` and a shift ``c``::
 
         scales = s' * (1 + a),    means = mu + c * s'
 
@@ -64,31 +53,17 @@ class SpatialPrior(nn.Module):
     """
 
     def __init__(self, m: int = 192, width: int = 256):
-        super().__init__()
-        self.net = ExactSequential(
-            ExactConv2d(3 * m, width, 3, padding=1), HardGELU(),
-            ExactConv2d(width, width, 3, padding=1), HardGELU(),
-            ExactConv2d(width, 2 * m, 1))
-        self.skip = ExactConv2d(3 * m, 2 * m, 1)
-        for layer in (self.net[-1], self.skip):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        super().__init__(3 * m, 2 * m, width)
 
     def forward(self, scales: Tensor, means: Tensor, symbols: Tensor) -> tuple[Tensor, Tensor]:
-        s = scales.float().clamp_min(SCALE_MIN)
         mu = means.float()
-        inp = torch.cat([s / (s + 1), (mu / s).clamp(-CLIP, CLIP),
-                         (symbols / s).clamp(-CLIP, CLIP)], 1)
-        a, c = (self.net(inp) + self.skip(inp)).float().chunk(2, 1)
+        s, inp = self.features(scales, mu, symbols)
+        a, c = self.head(inp).chunk(2, 1)
         return s * (1 + a), mu + c * s
 
     def exact(self, scales_f: Tensor, means_f: Tensor, symbols: Tensor) -> tuple[Tensor, Tensor]:
-        s = scales_f.clamp_min(round(SCALE_MIN * ONE))
-        lim = CLIP * ONE
-        inp = torch.cat([div_round(s * ONE, s + ONE),
-                         div_round(means_f * ONE, s).clamp(-lim, lim),
-                         div_round(symbols * (ONE * ONE), s).clamp(-lim, lim)], 1)
-        a, c = clamp(self.net.exact(inp) + self.skip.exact(inp)).chunk(2, 1)
+        s, inp = self.features_exact(scales_f, means_f, symbols * ONE)
+        a, c = self.head_exact(inp).chunk(2, 1)
         return clamp(mul_fixed(s, ONE + a)), clamp(means_f + mul_fixed(c, s))
 
 
@@ -118,16 +93,23 @@ class VariableRateCheckerboard(VariableRateMeanScale):
             return self._forward_exact(x)
         y = self.analysis(x)
         z_hat = self.density.quantize(self.hyper_latent(y), noise=True)
-        scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
-        scales, means = scales.float(), means.float()
+        anchors, scales, means, s2, m2 = self._float_parameters(y, z_hat)
         y_tilde = self.gaussian.quantize(y, means, noise=True)
-        anchors = anchor_mask(*y.shape[-2:]).to(y.device)
-        symbols = torch.round(y - means) * anchors  # the anchors as coding rounds them
-        s2, m2 = self.spatial(scales, means, symbols)
         likelihood = torch.where(anchors, self.gaussian.likelihood(y_tilde, scales, means),
                                  self.gaussian.likelihood(y_tilde, s2, m2))
         return {"x_hat": self.synthesis(y_tilde),
                 "likelihoods": {"y": likelihood, "z": self.density.likelihood(z_hat)}}
+
+    def _float_parameters(self, y: Tensor, z_hat: Tensor
+                          ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """What both float paths (the training forward and :meth:`prior_loss`) share: the
+        anchor mask, the hyperprior's (scales, means) at ``z_hat`` and the spatial prior's
+        over the anchors' symbols as coding rounds them."""
+        scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
+        scales, means = scales.float(), means.float()
+        anchors = anchor_mask(*y.shape[-2:]).to(y.device)
+        s2, m2 = self.spatial(scales, means, torch.round(y - means) * anchors)
+        return anchors, scales, means, s2, m2
 
     def analysis_digest(self) -> str:
         """What cached training latents depend on (hyco.train.latent_prior)."""
@@ -136,18 +118,14 @@ class VariableRateCheckerboard(VariableRateMeanScale):
     def prior_loss(self, g: Tensor) -> Tensor:
         """The training loss from un-gained analysis latents ``g`` at ``self.quality``:
         the non-anchors' rate under the spatial prior relative to the hyperprior's, with
-        uniform noise for the rounding and the anchors' symbols as coding rounds them."""
+        uniform noise for the rounding and the hyper-latent and anchors as coding rounds them."""
         y = g * self._gains(self.gain)
         with torch.no_grad():
             z_hat = self.density.quantize(self.hyper_latent(y), noise=False)
-            scales, means, _ = self.gaussian_parameters(
-                z_hat * self._gains(self.hyper_inv_gain))
-            scales, means = scales.float(), means.float()
-            rest = ~anchor_mask(*y.shape[-2:]).to(y.device)
-            symbols = torch.round(y - means) * ~rest
-            y_tilde = self.gaussian.quantize(y, means, noise=True)
-            base = -torch.log2(self.gaussian.likelihood(y_tilde, scales, means))
-        s2, m2 = self.spatial(scales, means, symbols)
+        anchors, scales, means, s2, m2 = self._float_parameters(y, z_hat)
+        y_tilde = self.gaussian.quantize(y, means, noise=True)
+        rest = ~anchors
+        base = -torch.log2(self.gaussian.likelihood(y_tilde, scales, means)).detach()
         new = -torch.log2(self.gaussian.likelihood(y_tilde, s2, m2))
         return (new * rest).sum() / (base * rest).sum()
 

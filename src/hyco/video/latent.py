@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from hyco.entropy.gaussian import SCALE_MIN, code_gaussian
+from hyco.entropy.gaussian import code_gaussian
 from hyco.errors import CorruptStream, HycoError
 from hyco.files import tensor_to_array
 from hyco.image.base import DECODE_THREADS, weights_digest
@@ -33,31 +33,26 @@ from hyco.image.variable_rate import VariableRateMeanScale
 from hyco.nn.derived import Derived
 from hyco.nn.exact_layers import (
     ONE,
-    ExactConv2d,
-    ExactSequential,
-    HardGELU,
     clamp,
-    div_round,
     from_fixed,
     mul_fixed,
     to_fixed,
 )
 from hyco.nn.ops import pinned_threads
+from hyco.nn.refiner import ScaleNormalisedRefiner
 from hyco.payload import Payload
 from hyco.video.hycovc import N_LEVELS
 
-CLIP = 16  # the normalised inputs' range
 START = (-0.2, 0.5)  # the untrained prior's (a, b): scales x 0.8, means halfway to ref
 
 
-class LatentPrior(nn.Module):
+class LatentPrior(ScaleNormalisedRefiner):
     """(scales, means) of a P-frame latent from the hyperprior's and the reference latent.
 
     Inputs, in quantisation-step units: the image codec's hyper-synthesis output (scales
-    s, means mu: 2M channels) and the previous decoded latent ``ref`` (M). With
-    ``s' = max(s, 0.11)`` (the smallest table's scale) the network sees features of order one
-    at every rate level (fed the raw values, which grow with the level, one Adam step at lr 1e-3
-    on a noise-image test clip at level 8 made the rate 2.5x the I-frame's)::
+    s, means mu: 2M channels) and the previous decoded latent ``ref`` (M), normalised by
+    ``s' = max(s, 0.11)`` (:class:`hyco.nn.refiner.ScaleNormalisedRefiner`, as the
+    checkerboard prior's; fed the raw values, one Adam step made the rate 2.5x the I-frame's)::
 
         u = s' / (s' + 1),   r = (ref - mu) / s',   v = mu / s'     (r, v clipped to +-16)
 
@@ -77,16 +72,8 @@ class LatentPrior(nn.Module):
     M, WIDTH = 192, 256  # the default image codec's latent channels; the hidden width
 
     def __init__(self, m: int = M, width: int = WIDTH, levels: int = N_LEVELS):
-        super().__init__()
+        super().__init__(3 * m, 3 * m, width)
         self.m, self.width, self.levels = m, width, levels
-        self.net = ExactSequential(
-            ExactConv2d(3 * m, width, 3, padding=1), HardGELU(),
-            ExactConv2d(width, width, 3, padding=1), HardGELU(),
-            ExactConv2d(width, 3 * m, 1))
-        self.skip = ExactConv2d(3 * m, 3 * m, 1)
-        for layer in (self.net[-1], self.skip):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
         # start from a fixed rule (a, b) = START, not from all-intra: Adam moves a bias about
         # lr per step, so from zero a pull of 0.5 would take a thousand steps to learn; on
         # training clips this rule alone saves about a tenth (measured; all-intra: zero)
@@ -101,22 +88,16 @@ class LatentPrior(nn.Module):
 
     def forward(self, hyper: Tensor, ref: Tensor) -> tuple[Tensor, Tensor]:
         s, mu = hyper.float().chunk(2, 1)
-        s = s.clamp_min(SCALE_MIN)
         d = ref - mu
-        inp = torch.cat([s / (s + 1), (d / s).clamp(-CLIP, CLIP), (mu / s).clamp(-CLIP, CLIP)],
-                        1)
-        a, b, c = (self.net(inp) + self.skip(inp)).float().chunk(3, 1)
+        s, inp = self.features(s, d, mu)
+        a, b, c = self.head(inp).chunk(3, 1)
         return s * (1 + a), mu + b * d + c * s
 
     def exact(self, hyper_f: Tensor, ref_f: Tensor) -> tuple[Tensor, Tensor]:
         s, mu = hyper_f.chunk(2, 1)
-        s = s.clamp_min(round(SCALE_MIN * ONE))
         d = clamp(ref_f - mu)
-        lim = CLIP * ONE
-        inp = torch.cat([div_round(s * ONE, s + ONE),
-                         div_round(d * ONE, s).clamp(-lim, lim),
-                         div_round(mu * ONE, s).clamp(-lim, lim)], 1)
-        a, b, c = clamp(self.net.exact(inp) + self.skip.exact(inp)).chunk(3, 1)
+        s, inp = self.features_exact(s, d, mu)
+        a, b, c = self.head_exact(inp).chunk(3, 1)
         scales = clamp(mul_fixed(s, ONE + a))
         means = clamp(mu + mul_fixed(b, d) + mul_fixed(c, s))
         return scales, means
