@@ -110,7 +110,7 @@ MODELS: dict[str, ModelSpec] = {
                   lambdas=LAMBDA_LADDER, lmbda_range=(16.0, 2048.0)),
     ]
 }
-DEFAULT_MODEL = "mean-scale-vr"  # shipped trained (src/hyco/weights), every quality
+DEFAULT_MODEL = "checkerboard-vr"  # shipped trained (src/hyco/weights), every quality
 DEFAULT_QUALITY = 3
 
 
