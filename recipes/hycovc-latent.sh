@@ -17,8 +17,7 @@ STATE=src/hyco/weights/hycovc-latent.safetensors  # shipped
 if [[ "${1:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half
 fi
-need_corpus
-[[ -d cache/video_corpus ]] || { echo "run recipes/hycovc.sh once: it builds cache/video_corpus"; exit 1; }
+need_video_corpus
 STEPS=${1:-1500}
 train_resumable "$RUNDIR" "$STATE" "$STEPS" "${2:-1}" \
   --model hycovc --variant latent --data cache/video_corpus --frames 3 --crop "${CROP:-192}" \

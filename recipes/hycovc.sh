@@ -25,14 +25,7 @@ STATE=src/hyco/weights/hycovc-$VARIANT.safetensors  # shipped
 if [[ "${2:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half
 fi
-need_corpus
-if [[ ! -d cache/video_corpus ]]; then
-  mkdir -p cache/video_corpus
-  for f in cache/corpus/*; do ln -sf "$(readlink -f "$f")" cache/video_corpus/; done
-  for v in vtest Megamind tree; do
-    ln -sf "$(readlink -f ../shared/data/video/$v.avi)" cache/video_corpus/
-  done
-fi
+need_video_corpus
 train_resumable "$RUNDIR" "$STATE" "$STEPS" "$THREADS" \
   --model hycovc --variant "$VARIANT" --data cache/video_corpus --frames "$FRAMES" \
   --crop "$CROP" --batch-size "$BATCH" --lr "$LR" --bf16 --ckpt-every 250 --log-every 20 --seed 0

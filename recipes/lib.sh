@@ -5,6 +5,16 @@ need_corpus() {  # the photo corpus of ../shared/DATA.md, built once
   [[ -d cache/corpus ]] || python recipes/build_corpus.py --out cache/corpus
 }
 
+need_video_corpus() {  # the photos (synthetic camera motion) + the real training videos
+  need_corpus           # (CiscoVT2people is held out for evaluation), as links, built once
+  [[ -d cache/video_corpus ]] && return
+  mkdir -p cache/video_corpus
+  for f in cache/corpus/*; do ln -sf "$(readlink -f "$f")" cache/video_corpus/; done
+  for v in vtest Megamind tree; do
+    ln -sf "$(readlink -f "../shared/data/video/$v.avi")" cache/video_corpus/
+  done
+}
+
 # train_resumable RUNDIR STATE STEPS THREADS HYCO_TRAIN_ARGS...
 # Resumable at three levels:
 #   - within a session: RUNDIR/checkpoint.pt exists -> `hyco train --resume` (exact);
