@@ -74,7 +74,8 @@ def main() -> None:
     p.add_argument("--clip", default="vtest", choices=sorted(CLIPS))
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--width", type=int, default=192, help="downscale to this width (0: keep)")
-    p.add_argument("--sizes", nargs="*", default=["xs", "s", "m"], help="none: no HiNeRV")
+    p.add_argument("--sizes", nargs="*", default=["xs", "s", "m"],
+                   help="HiNeRV sizes; `--sizes` with none skips HiNeRV")
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--bits", type=int, default=6)
     p.add_argument("--prune", type=float, default=0.15)
