@@ -91,3 +91,16 @@ def test_only_the_prior_learns_and_the_rate_falls(tmp_path):
         before.quality = model.quality = q
         assert (sum(map(len, model.compress(x).streams))
                 < sum(map(len, before.compress(x).streams)))
+
+
+def test_epochs_are_refused_with_a_clear_error(tmp_path):
+    """The rate-only trainer reads cached latents, not image crops: --epochs has no meaning."""
+    import pytest
+
+    from hyco.errors import HycoError
+    from hyco.train import TrainConfig, train
+
+    cfg = TrainConfig(model="checkerboard-vr", quality=3, data=str(tmp_path), epochs=1,
+                      out=str(tmp_path / "r"), batch_size=2)
+    with pytest.raises(HycoError, match="cached latents"):
+        train(cfg)

@@ -269,7 +269,10 @@ class Trainer(StepLoop):
     def _total_steps(self) -> int:
         if self.cfg.steps is not None:
             return self.cfg.steps
-        if self.cfg.epochs is not None and self.data is not None:
+        if self.cfg.epochs is not None:
+            if self.data is None:
+                raise HycoError(f"{self.cfg.model} trains from cached latents, not image "
+                                "epochs: give --steps")
             per_epoch = math.ceil(len(self.data) / (self.cfg.batch_size * self.world))
             return max(1, round(self.cfg.epochs * per_epoch))
         raise HycoError("give --steps or --epochs")
