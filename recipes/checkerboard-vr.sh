@@ -4,7 +4,9 @@
 # (hyco.train.latent_prior). A fresh run starts from src/hyco/weights/mean-scale-vr.safetensors
 # (its transforms; the prior starts at zero, i.e. at the base model's rate); a later one from
 # the shipped checkerboard-vr weights. When the default model is retrained, run it afresh
-# (FRESH=1, no RUNDIR): the prior belongs to one set of transforms.
+# (FRESH=1, no RUNDIR): the prior belongs to one set of transforms. The exported file holds only
+# the prior and the digest of the mean-scale-vr weights it was trained on (`hyco export --base`),
+# so a retrained default model without a retrained prior fails loudly instead of decoding badly.
 #   bash recipes/checkerboard-vr.sh [STEPS_THIS_RUN] [THREADS]     bash recipes/checkerboard-vr.sh export
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +15,9 @@ RUNDIR=${RUNDIR:-cache/runs/checkerboard-vr}
 STATE=src/hyco/weights/checkerboard-vr.safetensors
 BASE=src/hyco/weights/mean-scale-vr.safetensors
 if [[ "${1:-}" == "export" ]]; then
-  exec hyco export "$RUNDIR" -o "$STATE" --half
+  exec hyco export "$RUNDIR" -o "$STATE" --half --base "$BASE"
 fi
+export EXPORT_ARGS="--base $BASE"
 need_corpus
 init=()
 if [[ ! -f "$RUNDIR/checkpoint.pt" ]] && [[ "${FRESH:-0}" == 1 || ! -f "$STATE" ]]; then

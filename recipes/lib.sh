@@ -22,7 +22,8 @@ need_video_corpus() {  # the photos (synthetic camera motion) + the real trainin
 #     metadata carries the steps already done (FRESH=1: not from STATE, for a model that must
 #     restart, e.g. a prior whose base transforms were retrained);
 #   - from scratch otherwise (HYCO_TRAIN_ARGS: model, data and hyper-parameters of a fresh run).
-# The weights then go to STATE, so the next session continues from them.
+# The weights then go to STATE, so the next session continues from them (EXPORT_ARGS: more
+# `hyco export` options, e.g. checkerboard-vr's --base).
 train_resumable() {
   local rundir=$1 state=$2 steps=$3 threads=$4
   shift 4
@@ -34,5 +35,5 @@ train_resumable() {
     hyco train "$@" --out "$rundir" --steps "$steps" --threads "$threads" "${init[@]}"
   fi
   mkdir -p "$(dirname "$state")"
-  hyco export "$rundir" -o "$state" --half
+  hyco export "$rundir" -o "$state" --half ${EXPORT_ARGS:-}
 }

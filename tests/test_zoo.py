@@ -55,3 +55,40 @@ def test_half_weights_load_to_the_recorded_digest(tmp_path):
     loaded = zoo.load("mean-scale", 1, weights=half)
     assert loaded.digest() == zoo.weights_metadata(half)["digest"]
     assert zoo.weights_metadata(full)["digest"] == m.digest()
+
+
+def test_a_prior_file_holds_only_the_prior_and_finds_its_base(tmp_path):
+    """checkerboard-vr exported against its mean-scale-vr file stores the prior alone; it
+    loads to the full model's digest from the base beside it, and fails loudly without it."""
+    from hyco.errors import ModelMismatch
+
+    base = zoo.build("mean-scale-vr", 3)
+    with torch.no_grad():
+        base.g_a[0].weight.mul_(1.25)
+    base_path = tmp_path / "pair" / "base.safetensors"
+    base_path.parent.mkdir()
+    zoo.save_weights(base, base_path, 3, half=True)
+    cb = zoo.build("checkerboard-vr", 3)
+    zoo.load_weights(cb, base_path, base_ok=True)
+    with torch.no_grad():
+        cb.spatial.skip.weight.normal_(0, 0.01)
+    full, prior = tmp_path / "full.safetensors", base_path.parent / "prior.safetensors"
+    zoo.save_weights(cb, full, 3, half=True)
+    zoo.save_weights(cb, prior, 3, half=True, base=base_path)
+    assert prior.stat().st_size < 0.4 * full.stat().st_size
+    meta = zoo.weights_metadata(prior)
+    assert meta["base_digest"] == zoo.weights_metadata(base_path)["digest"]
+    assert zoo.load("checkerboard-vr", 3, weights=prior).digest() == meta["digest"] \
+        == zoo.weights_metadata(full)["digest"]
+
+    lone = tmp_path / "lone.safetensors"  # no base of that digest shipped or beside it
+    lone.write_bytes(prior.read_bytes())
+    with pytest.raises(ModelMismatch, match="neither shipped nor beside"):
+        zoo.load("checkerboard-vr", 3, weights=lone)
+    other = zoo.build("mean-scale-vr", 3)  # a base whose values the model does not hold
+    other_path = tmp_path / "other.safetensors"
+    zoo.save_weights(other, other_path, 3, half=True)
+    with pytest.raises(ModelMismatch, match="differs from these base weights"):
+        zoo.save_weights(cb, tmp_path / "x.safetensors", 3, half=True, base=other_path)
+    with pytest.raises(HycoError, match="base model"):
+        zoo.save_weights(cb, tmp_path / "x.safetensors", 3, base=full)

@@ -229,7 +229,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if video_cli.is_video_run(args.rundir):
         return video_cli.cmd_export(args)
 
-    path = export(args.rundir, args.output, half=args.half)
+    path = export(args.rundir, args.output, half=args.half, base=args.base)
     print(f"{args.rundir} -> {path}")
     return 0
 
@@ -366,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("rundir")
     e.add_argument("-o", "--output", help="default RUNDIR/MODEL-qQ.safetensors")
     e.add_argument("--half", action="store_true", help="store float16 (half the size)")
+    e.add_argument("--base", metavar="WEIGHTS",
+                   help="store only what the model adds to this file of its base model "
+                        "(checkerboard-vr: its prior over a mean-scale-vr file), which then "
+                        "loads from the shipped or a neighbouring base file of that digest")
     e.set_defaults(func=cmd_export)
 
     from hyco.video import cli as video_cli  # `hyco video ...`

@@ -193,16 +193,18 @@ def build(name: str, quality: int) -> ImageCodec:
 def load_weights(model: ImageCodec, path: str | Path, base_ok: bool = False) -> None:
     """Load a safetensors file into ``model`` (never pickle).
 
-    ``base_ok`` (training's ``--init``) also takes the weights of the model's
-    ``base_model`` (checkerboard-vr's mean-scale-vr): the parts it lacks keep their
-    initial values."""
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise HycoError(f"{path}: not a readable safetensors weights file ({exc})") from None
+    A file that holds only what a model adds to its ``base_model`` (checkerboard-vr's
+    prior; :func:`save_weights` with ``base``) names its base by digest, and the base comes
+    from :func:`find_base`. ``base_ok`` (training's ``--init``) also takes the weights of
+    the ``base_model`` itself: the parts it lacks keep their initial values."""
+    state = _read_state(path)
     model_state = model.state_dict()
     base = getattr(model, "base_model", None)
-    if base_ok and base and weights_metadata(path).get("model") == base:
+    meta = weights_metadata(path)
+    if base and meta.get("base_digest") and meta.get("model") == model.name:
+        state = {**_read_state(find_base(base, meta["base_digest"], Path(path).parent,
+                                         f"{path}: {model.name} weights")), **state}
+    if base_ok and base and meta.get("model") == base:
         state = {**{k: v for k, v in model_state.items() if k not in state}, **state}
     if set(state) != set(model_state) or any(
             state[k].shape != model_state[k].shape for k in state):
@@ -211,12 +213,40 @@ def load_weights(model: ImageCodec, path: str | Path, base_ok: bool = False) -> 
     model.load_state_dict({k: v.to(model_state[k].dtype) for k, v in state.items()})
 
 
+def _read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HycoError(f"{path}: not a readable safetensors weights file ({exc})") from None
+
+
+def find_base(base: str, digest: str, beside: Path, what: str) -> Path:
+    """The ``base`` weights file whose digest is ``digest``: the shipped one, else one in
+    the folder ``beside`` (an evaluation's exported pair). Why by digest: a prior learned
+    on one set of transforms is worthless on another, so a retrained base must fail loudly
+    rather than decode with the wrong tables."""
+    shipped = shipped_weights(base, spec(base).qualities[0])
+    for path in [*([shipped] if shipped else []), *sorted(beside.glob("*.safetensors"))]:
+        try:
+            meta = weights_metadata(path)
+        except HycoError:
+            continue
+        if meta.get("model") == base and meta.get("digest") == digest:
+            return path
+    raise ModelMismatch(f"{what} are a prior on {base} weights {digest}, which are neither "
+                        f"shipped nor beside them (retrain the prior on the {base} in use)")
+
+
 def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
-                 extra: dict[str, str] | None = None, half: bool = False) -> None:
+                 extra: dict[str, str] | None = None, half: bool = False,
+                 base: str | Path | None = None) -> None:
     """Write ``model``'s weights as safetensors with their model/quality/digest (atomic).
 
     ``half`` stores float16 (half the bytes; computation stays float32). The digest in the
     metadata is then that of the model as it will be loaded, float16 values in float32.
+    ``base`` (a weights file of the model's ``base_model``) stores only what the model adds
+    to it, and the base's digest: checkerboard-vr's file then holds its prior, not a second
+    copy of the default model's transforms (what the repository grows by per round).
     """
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
@@ -227,7 +257,24 @@ def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
                                for k, v in state.items()})
     meta = {"model": model.name, "quality": str(quality), "digest": model.digest(),
             **(extra or {})}
+    if base is not None:
+        state, meta["base_digest"] = _without_base(model, state, base)
     write_atomic(path, save(state, metadata=meta), force=True)
+
+
+def _without_base(model: ImageCodec, state: dict[str, torch.Tensor], base: str | Path
+                  ) -> tuple[dict[str, torch.Tensor], str]:
+    """``state`` less the tensors of the ``base`` file, which must hold exactly those values
+    (else the stored prior would be loaded beside transforms it was not trained with)."""
+    meta, base_state = weights_metadata(base), _read_state(base)
+    if getattr(model, "base_model", None) != meta.get("model") or "digest" not in meta:
+        raise HycoError(f"{base}: not weights of {model.name}'s base model "
+                        f"({getattr(model, 'base_model', None) or 'it has none'})")
+    for k, v in base_state.items():
+        if k not in state or not torch.equal(state[k].to(v.dtype), v):
+            raise ModelMismatch(f"{base}: {model.name}'s {k} differs from these base weights "
+                                "(export against the base the model was trained on)")
+    return {k: v for k, v in state.items() if k not in base_state}, meta["digest"]
 
 
 def weights_metadata(path: str | Path) -> dict[str, str]:

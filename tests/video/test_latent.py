@@ -6,6 +6,7 @@ import torch
 
 from conftest import decodes_same_in_other_threads, uint8_image
 from hyco import zoo
+from hyco.entropy.mask import decode_mask
 from hyco.errors import CorruptStream, HycoError
 from hyco.files import array_to_tensor, tensor_to_array
 from hyco.train.video import VideoTrainConfig, VideoTrainer, build
@@ -38,14 +39,15 @@ def test_zero_prior_is_all_intra():
     prior = build("latent")
     with torch.no_grad():
         prior.skip.bias.zero_()
-    codec = LatentInter(prior, intra, "3")
+    codec = LatentInter(prior, intra, "3", skip=False)
     a, b = clip(2)
     first = intra.compress(array_to_tensor(a))
     rgb0, ref = codec.decode_intra(first)
     assert np.array_equal(rgb0, tensor_to_array(intra.decompress(first)))
     streams, rgb, _ = codec.encode_inter(array_to_tensor(b), ref)
     payload = intra.compress(array_to_tensor(b))
-    assert list(payload.streams) == streams
+    assert list(payload.streams) == [streams[0], streams[2]]
+    assert not decode_mask(streams[1], tuple(ref.shape[-2:])).any()
     assert np.array_equal(rgb, tensor_to_array(intra.decompress(payload)))
 
 
@@ -81,6 +83,26 @@ def test_prior_changes_the_rate_and_rejects_bad_packets():
         moved.decode_inter(tuple(s1[:1]), ref, (32, 48))
 
 
+def test_skip_copies_the_still_blocks_and_codes_the_changed():
+    """Conditional replenishment: where the frame did not change the blocks are copied from
+    the reference (a few bits), where it did they are coded; the decoder follows the map."""
+    intra = zoo.load(zoo.DEFAULT_MODEL, 3)
+    a = uint8_image(64, 128, seed=1)
+    b = a.copy()
+    b[:, 64:] = uint8_image(64, 64, seed=9)  # the right half changes, the left stands still
+    codec = LatentInter(build("latent"), intra, "3")
+    _, ref = codec.decode_intra(intra.compress(array_to_tensor(a)))
+    streams, rgb, ref1 = codec.encode_inter(array_to_tensor(b), ref)
+    copy = decode_mask(streams[1], (4, 8))
+    assert copy[:, :3].all() and not copy[:, 5:].any()
+    plain, _, _ = LatentInter(build("latent"), intra, "3", skip=False).encode_inter(
+        array_to_tensor(b), ref)
+    assert sum(map(len, streams)) < 0.8 * sum(map(len, plain))
+    rec, ref2 = codec.decode_inter(tuple(streams), ref, (64, 128))
+    assert np.array_equal(rec, rgb) and torch.equal(ref1, ref2)
+    assert torch.equal(ref1[..., :3], ref[..., :3])  # copied: the reference's own latent
+
+
 def test_needs_a_mean_scale_vr_intra_codec():
     with pytest.raises(HycoError, match="mean-scale-vr"):
         LatentInter(build("latent"), zoo.load("factorized", 1), "3")
@@ -90,6 +112,7 @@ SCRIPT = """
 import sys, torch
 torch.set_num_threads(int(sys.argv[1]))
 from hyco import zoo
+from hyco.entropy.mask import decode_mask
 from hyco.train.video import build
 from hyco.video.latent import LatentInter
 prior = build("latent")

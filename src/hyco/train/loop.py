@@ -381,8 +381,10 @@ class Trainer(StepLoop):
 
 
 def export(rundir: str | Path, out: str | Path | None = None,
-           model: ImageCodec | None = None, half: bool = False) -> Path:
-    """Write a run's weights as safetensors (what `hyco compress --weights` and the zoo load)."""
+           model: ImageCodec | None = None, half: bool = False,
+           base: str | Path | None = None) -> Path:
+    """Write a run's weights as safetensors (what `hyco compress --weights` and the zoo load);
+    ``base``: only what the model adds to that base weights file (:func:`hyco.zoo.save_weights`)."""
     rundir = Path(rundir)
     cfg_path = rundir / "config.json"
     if not cfg_path.is_file():
@@ -393,7 +395,7 @@ def export(rundir: str | Path, out: str | Path | None = None,
         model.load_state_dict(checkpoint.load(rundir)["model"])
     path = Path(out) if out else rundir / f"{cfg.model}-q{cfg.quality}.safetensors"
     steps = checkpoint.load(rundir)["step"] if (rundir / checkpoint.CHECKPOINT).exists() else 0
-    zoo.save_weights(model, path, cfg.quality, half=half,
+    zoo.save_weights(model, path, cfg.quality, half=half, base=base,
                      extra={"lmbda": str(cfg.resolved_lambda()), "metric": cfg.metric,
                             "steps": str(steps + cfg.init_steps),
                             **({"base_steps": str(cfg.base_steps)} if cfg.base_steps else {})})

@@ -139,6 +139,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from hyco.train.video import export
 
+    if getattr(args, "base", None):
+        raise HycoError("--base is for an image prior over its base model, not a video run")
     cfg = json.loads((Path(args.rundir) / "config.json").read_text())
     out = args.output or str(Path(args.rundir) / f"hycovc-{cfg['variant']}.safetensors")
     print(f"{args.rundir} -> {export(args.rundir, out, half=args.half)}")
