@@ -83,6 +83,8 @@ def test_bad_inputs_fail_cleanly(images, tmp_path, capsys):
         ["compress", str(tmp_path / "missing.png")],
         ["compress", str(images / "a.png"), "--quality", "99"],
         ["compress", str(images / "a.png"), "--model", "nope"],
+        ["compress", str(images / "a.png"), "--model", "qarv", "--refine", "5"],
+        ["compress", str(images / "a.png"), "--refine", "-2"],
         ["info", str(tmp_path / "junk.hyco")],
     ]
     for argv in cases:

@@ -160,6 +160,17 @@ def lmbda_quality(name: str, lmbda: float | str) -> float:
     return quality_for_lmbda(value)
 
 
+def lmbda_at(name: str, quality: int | float) -> float:
+    """The MSE lambda a model trained with at a (fractional) quality: between the ladder's
+    levels log-linear, as a variable-rate model's gains between them blend two levels'.
+    What an encoder deciding by rate-distortion (the video skip map, the latent search)
+    must trade at, so its choices sit on the model's own curve."""
+    ladder = spec(name).lambdas or LAMBDAS
+    lo = min(int(quality), max(ladder) - 1)
+    a = float(quality) - lo
+    return ladder[lo] ** (1 - a) * ladder[lo + 1] ** a
+
+
 def quality_label(name: str, quality: int | float | str) -> str:
     """What a file's header says about its rate: the quality, or ``lmbda=V`` for models
     coding at a lambda (parse_quality reads either back)."""

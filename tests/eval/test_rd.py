@@ -69,3 +69,19 @@ def test_committed_measurements_are_not_labelled_published(tmp_path):
                                  "results": results}))
     assert load_curve(ours)["published"] is False
     assert load_curve(paper)["published"] is True
+
+
+def test_a_refine_curve_is_its_own_codec():
+    import pytest
+
+    from hyco.errors import HycoError
+    from hyco.eval.rd import resolve
+
+    codec = resolve("hyco:mean-scale-vr+refine=3@2,5")
+    assert codec.key == "hyco:mean-scale-vr+refine=3" and codec.qualities == [2, 5]
+    assert "3 steps of latent search" in codec.description
+    assert resolve("hyco:mean-scale-vr@2").slug != codec.slug  # results do not collide
+    for bad, why in [("jpeg+refine=3", "learned codecs"), ("hyco:qarv+refine=3", "no latent"),
+                     ("hyco:mean-scale-vr+refine=x", "bad refine")]:
+        with pytest.raises(HycoError, match=why):
+            resolve(bad)

@@ -57,8 +57,13 @@ class Codec:
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.key)
 
 
-def _learned(name: str, weights: str | None, key: str | None = None) -> Codec:
+def _learned(name: str, weights: str | None, key: str | None = None,
+             refine: int = 0) -> Codec:
     spec = zoo.spec(name)
+    if refine:
+        from hyco.image.latent_search import check_refine
+
+        check_refine(spec.cls, refine)
 
     def model(q):
         return api.load_model(name, q, weights)
@@ -76,9 +81,10 @@ def _learned(name: str, weights: str | None, key: str | None = None) -> Codec:
     trained = all(zoo.is_trained(name, q) for q in spec.qualities) or weights is not None
     return Codec(
         key=key or f"hyco:{name}", description=f"hyco {name} ({spec.paper})"
+        + (f", {refine} steps of latent search" if refine else "")
         + ("" if trained else " [untrained: random weights]"),
         qualities=list(spec.qualities),
-        encode=lambda arr, q: api.compress_array(arr, 3, name, q, weights),
+        encode=lambda arr, q: api.compress_array(arr, 3, name, q, weights, refine=refine),
         decode=lambda data: api.decode(data, weights).array,
         estimate=estimate, complexity=complexity)
 
@@ -86,16 +92,28 @@ def _learned(name: str, weights: str | None, key: str | None = None) -> Codec:
 def resolve(spec: str, weights: str | None = None) -> Codec:
     """``jpeg``, ``hyco:mean-scale``, optionally ``@q1,q2,...`` to choose qualities;
     ``hyco:path/to/weights.safetensors`` evaluates a trained file (model and quality from
-    its metadata)."""
+    its metadata); ``hyco:...+refine=N`` encodes with N steps of latent search
+    (:mod:`hyco.image.latent_search`), a curve of its own beside the plain one."""
     key, _, qs = spec.partition("@")
+    key, tag, steps = key.partition("+refine=")
+    refine = 0
+    if tag:
+        try:
+            refine = int(steps)
+        except ValueError:
+            raise HycoError(f"bad refine steps in {spec!r} (want hyco:MODEL+refine=20)") \
+                from None
+        if not key.startswith("hyco:"):
+            raise HycoError(f"{spec!r}: +refine is for learned codecs (hyco:...)")
+    suffix = f"+refine={refine}" if tag else ""
     if key.startswith("hyco:") and key.endswith(".safetensors"):
         meta = zoo.weights_metadata(key[5:])
         if "model" not in meta or "quality" not in meta:
             raise HycoError(f"{key[5:]}: weights without hyco model/quality metadata")
-        codec = _learned(meta["model"], key[5:], key=f"hyco:{Path(key[5:]).stem}")
+        codec = _learned(meta["model"], key[5:], f"hyco:{Path(key[5:]).stem}{suffix}", refine)
         codec.qualities = [zoo.parse_quality(meta["model"], meta["quality"])]
     elif key.startswith("hyco:"):
-        codec = _learned(key[5:], weights)
+        codec = _learned(key[5:], weights, f"{key}{suffix}", refine)
     elif key in CODECS:
         c = CODECS[key]
         reason = c.missing()

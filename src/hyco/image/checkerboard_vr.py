@@ -25,6 +25,7 @@ from hyco.entropy.gaussian import code_gaussian
 from hyco.image.base import weights_digest
 from hyco.image.variable_rate import N_LEVELS, VariableRateMeanScale
 from hyco.nn.exact_layers import ONE, clamp, div_round, from_fixed, mul_fixed
+from hyco.nn.ops import round_through
 from hyco.nn.refiner import ScaleNormalisedRefiner
 from hyco.payload import Payload
 
@@ -165,11 +166,25 @@ class VariableRateCheckerboard(VariableRateMeanScale):
                     y_hat, from_fixed(scales).to(dev), from_fixed(means, torch.float64)
                     .float().to(dev)), "z": self.density.likelihood(z_hat)}}
 
-    def _compress(self, x: Tensor) -> list[bytes]:
-        y = self.analysis(x)
-        z_data, z_hat = self.encode_hyper(y)
+    def compress_latents(self, y: Tensor, z: Tensor) -> list[bytes]:
+        z_data, z_hat = self.density.compress(z)
         streams, _, _, _ = self._code(y, None, z_hat)
         return [z_data, *streams]
+
+    def relaxed_rate(self, y: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """As the base model's, with the non-anchors' rate under the spatial prior and
+        rounded around its means, as :meth:`_code` does."""
+        z_hat = round_through(z, self.density.medians.view(1, -1, 1, 1))
+        scales, means = self._float_hyper(z_hat)
+        anchors = anchor_mask(*y.shape[-2:]).to(y.device)
+        s2, m2 = self.spatial(scales, means, torch.round(y - means) * anchors)
+        y_tilde = self._noisy(y)
+        likelihood = torch.where(anchors, self.gaussian.likelihood(y_tilde, scales, means),
+                                 self.gaussian.likelihood(y_tilde, s2, m2))
+        bits = -(torch.log2(likelihood).sum()
+                 + torch.log2(self.density.likelihood(self._noisy(z))).sum())
+        y_hat = torch.where(anchors, round_through(y, means), round_through(y, m2))
+        return bits, self.synthesis(y_hat)
 
     def decode_latent(self, payload: Payload) -> Tensor:
         z_hat = self.density.decompress(payload.streams[0],

@@ -43,7 +43,7 @@ from hyco.nn.exact import from_fixed as hyper_from_fixed
 from hyco.nn.exact_convs import quantize_all
 from hyco.nn.exact_layers import clamp, from_fixed, to_fixed
 from hyco.nn.norm import ChannelNorm2d
-from hyco.nn.ops import conv, deconv
+from hyco.nn.ops import conv, deconv, round_through
 from hyco.nn.residual import ResidualBlock
 from hyco.payload import Payload
 
@@ -112,11 +112,6 @@ class Generator(nn.Module):
         return from_fixed(a)
 
 
-def _round_through(y: Tensor, means: Tensor) -> Tensor:
-    """round(y - means) + means with the identity gradient w.r.t. y (straight-through)."""
-    return y + (torch.round(y - means) + means - y).detach()
-
-
 class HiFiC(MeanScaleHyperprior):
     """The small configuration (``hific``); ``n`` is the hyper width, ``m`` the latent's."""
 
@@ -146,7 +141,7 @@ class HiFiC(MeanScaleHyperprior):
             return {"x_hat": self.g_s.exact(y_hat).to(x.device), "likelihoods": likelihoods,
                     "y_hat": y_hat}
         y_noisy = self.gaussian.quantize(y, means, noise=True)
-        y_hat = _round_through(y, means)
+        y_hat = round_through(y, means)
         likelihoods = {"y": self.gaussian.likelihood(y_noisy, scales, means),
                        "z": self.density.likelihood(z_hat)}
         with torch.no_grad():

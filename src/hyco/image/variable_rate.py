@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from hyco.entropy.gaussian import TABLE_SHIFT
 from hyco.image.hyperprior import MeanScaleHyperprior
 from hyco.nn.exact import exact_forward
+from hyco.nn.ops import round_through
 from hyco.payload import Payload
 
 N_LEVELS = 8
@@ -111,11 +112,41 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         }
 
     def _compress(self, x: Tensor) -> list[bytes]:
+        return self.compress_latents(*self.initial_latents(x))
+
+    # -- the encoder-side latent search (hyco.image.latent_search) ---------------------------
+    def initial_latents(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(latent, hyper-latent) of a padded picture, unquantised, as the analysis gives
+        them: what plain coding rounds, and where a search starts."""
         y = self.analysis(x)
-        z_data, z_hat = self.encode_hyper(y)
+        return y, self.hyper_latent(y)
+
+    def compress_latents(self, y: Tensor, z: Tensor) -> list[bytes]:
+        """The streams of given (unquantised) latents: the decoder cannot tell who chose them."""
+        z_data, z_hat = self.density.compress(z)
         scales_fixed, means = self._split_fixed(self.hyper_fixed(z_hat))
         y_data, _ = self.gaussian.compress(y, scales_fixed, means)
         return [z_data, y_data]
+
+    def relaxed_rate(self, y: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(bits, padded picture) of latents ``(y, z)``, differentiable in both: the rate
+        with uniform noise for the rounding, the picture and the hyperprior from the values
+        coding will round to (straight-through)."""
+        z_hat = round_through(z, self.density.medians.view(1, -1, 1, 1))
+        scales, means = self._float_hyper(z_hat)
+        y_hat = round_through(y, means)
+        bits = -(torch.log2(self.gaussian.likelihood(self._noisy(y), scales, means)).sum()
+                 + torch.log2(self.density.likelihood(self._noisy(z))).sum())
+        return bits, self.synthesis(y_hat)
+
+    def _float_hyper(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """(scales, means) of the float hyper-synthesis, with gradients (any mode)."""
+        scales, means = self.h_s(z_hat * self._gains(self.hyper_inv_gain)).float().chunk(2, 1)
+        return scales, means
+
+    @staticmethod
+    def _noisy(v: Tensor) -> Tensor:
+        return v + torch.empty_like(v).uniform_(-0.5, 0.5)
 
     def _decompress(self, payload: Payload) -> Tensor:
         return self.synthesis(self.decode_latent(payload))

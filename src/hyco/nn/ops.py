@@ -32,6 +32,13 @@ def lower_bound(x: Tensor, bound: float) -> Tensor:
     return _LowerBound.apply(x, bound)
 
 
+def round_through(y: Tensor, means: Tensor) -> Tensor:
+    """round(y - means) + means with the identity gradient w.r.t. y (straight-through): the
+    value the decoder will hold, for losses that must see it (HiFiC's generator, the latent
+    search)."""
+    return y + (torch.round(y - means) + means - y).detach()
+
+
 def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
     """'Same' convolution that downsamples by ``stride``."""
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2)

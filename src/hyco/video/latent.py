@@ -44,7 +44,7 @@ from hyco.nn.ops import pinned_threads
 from hyco.nn.refiner import ScaleNormalisedRefiner
 from hyco.payload import Payload
 from hyco.video.hycovc import N_LEVELS
-from hyco.zoo import LAMBDAS
+from hyco.zoo import lmbda_at
 
 START = (-0.2, 0.5)  # the untrained prior's (a, b): scales x 0.8, means halfway to ref
 
@@ -111,14 +111,6 @@ def intra_codec(intra: object) -> VariableRateMeanScale:
         raise HycoError(f"the latent variant codes in the latent of mean-scale-vr I-frames, "
                         f"not {getattr(intra, 'name', type(intra).__name__)}")
     return intra
-
-
-def lmbda_at(quality: float) -> float:
-    """The image codec's training lambda at a (fractional) quality: between the ladder's
-    levels, log-linear, as the gains between them are a blend of two levels'."""
-    lo = min(int(quality), max(LAMBDAS) - 1)
-    a = quality - lo
-    return LAMBDAS[lo] ** (1 - a) * LAMBDAS[lo + 1] ** a
 
 
 def block_sse(a: Tensor, b: Tensor, block: int, grid: tuple[int, int]) -> Tensor:
@@ -189,7 +181,7 @@ class LatentInter:
         grid = tuple(y_f.shape[-2:])
         d_coded = block_sse(self._synthesis(y_f, size).clamp(0, 1).cpu(), x, block, grid)
         d_copy = block_sse(self._synthesis(ref, size).clamp(0, 1).cpu(), x, block, grid)
-        return bits >= lmbda_at(self.quality) * 255.0**2 * (d_copy - d_coded) / 3
+        return bits >= lmbda_at(self.intra.name, self.quality) * 255.0**2 * (d_copy - d_coded) / 3
 
     @torch.no_grad()
     def encode_inter(self, x: Tensor, ref: Tensor) -> tuple[list[bytes], np.ndarray, Tensor]:

@@ -1,0 +1,93 @@
+"""Encoder-side latent search: fewer bits at the same quality, with the decoder unchanged.
+
+Why. A learned encoder predicts its latents in one pass (amortised inference); for any one
+picture they are not the best the decoder could be given. Searching them by gradient descent
+on the model's own rate-distortion loss, with the decoder and the entropy model fixed,
+closes part of that amortisation gap (Campos et al. 2019; Yang et al. 2020). The gap is the
+wider the less the encoder is trained, which on a CPU it always is. The files are ordinary
+files of the same model: only the encoder's effort changes, so a decoder can't tell.
+
+How. The search starts at the analysis's latents ``(y, z)`` and takes Adam steps on
+``bits / pixels + lambda * 255^2 * MSE`` (the training loss, at the model's lambda for the
+quality: :func:`hyco.zoo.lmbda_at`). The rate term uses uniform noise for the rounding and the
+picture the values the coder will round to (the model's ``relaxed_rate``). That proxy and
+the real file can part ways (measured: at a constant step size the real loss rose again
+after 25-50 steps; hence the cosine decay), so every ``check_every`` steps the latents are
+coded for real, and the file with the lowest *measured* loss is kept: never worse than
+plain coding, which is the first candidate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from hyco.errors import HycoError
+from hyco.image.base import DECODE_THREADS, ImageCodec
+from hyco.nn.ops import pinned_threads
+from hyco.payload import Payload
+
+LR = 1e-2  # Adam's step on the latents (quantisation-step units), cosine-decayed to zero
+CHECK_EVERY = 10
+
+
+def check_refine(codec: ImageCodec | type, steps: int) -> None:
+    """A clear error unless ``codec`` (a model or its class) can search ``steps`` steps."""
+    if not all(hasattr(codec, a) for a in ("initial_latents", "relaxed_rate",
+                                           "compress_latents")):
+        raise HycoError(f"{codec.name} has no latent search (--refine is for mean-scale-vr "
+                        "and checkerboard-vr)")
+    if steps < 0:
+        raise HycoError(f"--refine takes a number of steps >= 0, not {steps}")
+
+
+def _measured_loss(codec: ImageCodec, streams: list[bytes], x: Tensor, lmbda: float) -> float:
+    """The loss of a real file: its bytes and its decoded 8-bit picture."""
+    h, w = x.shape[-2:]
+    rec = codec.decompress(Payload(streams=tuple(streams), size=(h, w)))
+    rec = rec.float().clamp(0, 1).mul(255).round().div(255).cpu()
+    mse = float(((rec - x.float().cpu()) ** 2).mean())
+    return 8 * sum(map(len, streams)) / (h * w) + lmbda * 255.0**2 * mse
+
+
+def search_latents(codec: ImageCodec, x: Tensor, steps: int, lmbda: float | None = None,
+                   check_every: int = CHECK_EVERY, seed: int = 0) -> Payload:
+    """The payload of the best latents found in ``steps`` steps for picture ``x``
+    ((1, 3, H, W) in [0, 1]) at ``lmbda`` (default: the model's at its quality);
+    ``steps = 0`` is plain coding."""
+    check_refine(codec, steps)
+    if lmbda is None:
+        from hyco import zoo  # the zoo imports this package
+
+        lmbda = zoo.lmbda_at(codec.name, codec.quality)
+    h, w = x.shape[-2:]
+    x = x.to(codec.device)
+    padded = codec.pad(x)
+    with torch.no_grad(), pinned_threads(DECODE_THREADS):
+        y0, z0 = codec.initial_latents(padded)
+        best_streams = codec.compress_latents(y0, z0)
+    best = _measured_loss(codec, best_streams, x, lmbda)
+    y, z = y0.clone().requires_grad_(True), z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([y, z], lr=LR)
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # the rate's noise: a given file for a given picture
+    try:
+        for i in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * i / steps))
+            bits, picture = codec.relaxed_rate(y, z)
+            mse = ((picture[..., :h, :w].float() - x) ** 2).mean()
+            loss = bits / (h * w) + lmbda * 255.0**2 * mse
+            y.grad, z.grad = torch.autograd.grad(loss, [y, z])  # no parameter gradients
+            opt.step()
+            if (i + 1) % check_every == 0 or i + 1 == steps:
+                with torch.no_grad(), pinned_threads(DECODE_THREADS):
+                    streams = codec.compress_latents(y.detach(), z.detach())
+                    measured = _measured_loss(codec, streams, x, lmbda)
+                if measured < best:
+                    best, best_streams = measured, streams
+    finally:
+        torch.random.set_rng_state(gen_state)
+    return Payload(streams=tuple(best_streams), size=(int(h), int(w)))
