@@ -1,9 +1,11 @@
-"""What the `latent` variant's skip map buys: the same weights with and without it, one run.
+"""What the `latent` variant's skip map and hyper-latent reuse buy: the same weights with and
+without them, one run.
 
-Both encoders share the I-frame codec, the temporal prior and the file format (without the
-map every block is coded, so the map is all zeros); the difference is the encoder's choice
-alone. Prints per quality the bits, Y-/RGB-PSNR, the share of P-frame blocks copied and the
-encode time, then the BD-rate of the skip map against coding every block (Y-PSNR), and
+Both encoders share the I-frame codec, the temporal prior and the file format (without them
+every block is coded, so the map is all zeros, and every P-frame sends its own hyper-latent);
+the difference is the encoder's choice alone. Prints per quality the bits, Y-/RGB-PSNR, the
+share of P-frame blocks copied, the share of P-frames that reuse the reference's
+hyper-latent and the encode time, then the BD-rate against coding everything (Y-PSNR), and
 checks that every file decodes to the encoder's reconstruction.
 
     python benchmarks/skip_map.py --clip cisco --frames 9 --threads 1
@@ -42,6 +44,7 @@ def main() -> None:
         size = (w, h)
     info, frames = read_video(path, size, frames=args.frames)
     copied: list[float] = []
+    reused: list[bool] = []
 
     def loader(skip: bool):
         def load(quality: str, weights: str | None, intra) -> LatentInter:
@@ -50,7 +53,8 @@ def main() -> None:
 
             def counted(x, ref):
                 streams, rgb, y_f = encode(x, ref)
-                copied.append(float(decode_mask(streams[1], tuple(y_f.shape[-2:])).mean()))
+                copied.append(float(decode_mask(streams[1], tuple(y_f.y_f.shape[-2:])).mean()))
+                reused.append(not streams[0])
                 return streams, rgb, y_f
             codec.encode_inter = counted
             return codec
@@ -60,11 +64,12 @@ def main() -> None:
     coding.VARIANTS["latent-skip"] = loader(True)
     pixels = info.width * info.height * len(frames)
     curves: dict[str, list[tuple[float, float]]] = {}
-    print("| encoder | q | bpp | Y-PSNR | RGB-PSNR | P-blocks copied | encode s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| encoder | q | bpp | Y-PSNR | RGB-PSNR | P-blocks copied | hyper reused | encode s |")
+    print("|---|---|---|---|---|---|---|---|")
     for variant in ("latent-noskip", "latent-skip"):
         for q in args.qualities:
             copied.clear()
+            reused.clear()
             recons: list[np.ndarray] = []
             t = time.perf_counter()
             data, stats = coding.compress_video(frames, info, variant, q, gop=0, recons=recons)
@@ -77,10 +82,11 @@ def main() -> None:
             rgb = float(np.mean([s.rgb_psnr for s in stats]))
             curves.setdefault(variant, []).append((bpp, y))
             print(f"| {variant} | {q:g} | {bpp:.4f} | {y:.2f} | {rgb:.2f} | "
-                  f"{np.mean(copied):.2f} | {seconds:.1f} |", flush=True)
+                  f"{np.mean(copied):.2f} | {np.mean(reused):.2f} | {seconds:.1f} |", flush=True)
     a, b = curves["latent-noskip"], curves["latent-skip"]
     saving = bd_rate([p[0] for p in a], [p[1] for p in a], [p[0] for p in b], [p[1] for p in b])
-    print(f"BD-rate of the skip map against coding every block (Y-PSNR): {saving:+.1f} %")
+    print(f"BD-rate of the skip map and reuse against coding everything (Y-PSNR): "
+          f"{saving:+.1f} %")
 
 
 if __name__ == "__main__":

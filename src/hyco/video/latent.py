@@ -21,6 +21,8 @@ pixels (the image codec's synthesis) never feed back.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -113,6 +115,14 @@ def intra_codec(intra: object) -> VariableRateMeanScale:
     return intra
 
 
+class LatentRef(NamedTuple):
+    """What a P-frame is coded against: the previous frame's decoded latent (fixed point,
+    int64, padded) and the hyper-latent its tables came from (a P-frame may reuse it)."""
+
+    y_f: Tensor
+    z_hat: Tensor
+
+
 def block_sse(a: Tensor, b: Tensor, block: int, grid: tuple[int, int]) -> Tensor:
     """``grid`` (H, W): the squared error between two (1, 3, h, w) pictures summed over
     each latent element's footprint, a ``block`` x ``block`` tile of the padded picture
@@ -126,9 +136,11 @@ def block_sse(a: Tensor, b: Tensor, block: int, grid: tuple[int, int]) -> Tensor
 class LatentInter:
     """The ``latent`` variant as an inter codec (:class:`hyco.video.coding.InterCodec`).
 
-    Its reference is the previous frame's decoded latent in fixed point (int64, padded).
+    Its reference (:class:`LatentRef`) is the previous frame's decoded latent in fixed point
+    and the hyper-latent that coded it.
 
-    A P-frame has three streams: the hyper-latent, a *skip map* and the latent. The skip
+    A P-frame has three streams: the hyper-latent (empty: the reference's is reused), a
+    *skip map* and the latent. The skip
     map (:mod:`hyco.entropy.mask`) flags the latent positions (a 16 x 16 pixel block each,
     every channel) that are not coded but copied from the reference: conditional
     replenishment. Why: on a still background a camera's noise moves every latent element
@@ -139,25 +151,34 @@ class LatentInter:
     ``lambda * 255^2 * (SSE_copy - SSE_coded) / 3``, the rise in squared error being
     measured on the two candidate pictures. The decision is the encoder's alone, so
     decoding stays exact: the decoder reads the map, not the rule.
+
+    The hyper-latent is chosen the same way, per frame: the frame's own, or the reference's
+    again (no bytes), whichever file has the lower measured ``bits + lambda 255^2 MSE``. On a
+    still scene the old one serves (measured on Cisco: reused in every P-frame, 2.8-6.1 %
+    fewer bits at equal PSNR), and a scene change gets a new one.
     """
 
     def __init__(self, prior: LatentPrior, intra: object, quality: str, skip: bool = True):
         self.prior, self.intra, self.quality = prior, intra_codec(intra), float(quality)
         if not 1 <= self.quality <= self.intra.levels:
             raise HycoError(f"hycovc quality must be 1..{self.intra.levels}, not {quality}")
-        self.skip = skip  # False: never copy (the encoder's choice; files decode alike)
+        # False: code every block with the frame's own hyper-latent, as before the skip map
+        # and the reuse (the encoder's choice; files decode alike)
+        self.skip = skip
 
     def digest(self) -> str:
         return self.prior.digest()
 
     @torch.no_grad()
-    def decode_intra(self, payload: Payload) -> tuple[np.ndarray, Tensor]:
-        """The I-frame's picture (as the image codec decodes it) and its latent, from one
-        entropy decode."""
-        self.intra.quality = self.quality
+    def decode_intra(self, payload: Payload) -> tuple[np.ndarray, LatentRef]:
+        """The I-frame's picture (as the image codec decodes it) and its latents."""
+        intra = self.intra
+        intra.quality = self.quality
         with pinned_threads(DECODE_THREADS):
-            y_f = to_fixed(self.intra.decode_latent(payload))
-            return self._picture(y_f, payload.size), y_f
+            y_f = to_fixed(intra.decode_latent(payload))
+            z_hat = intra.density.decompress(payload.streams[0],
+                                             intra.latent_shape(payload.size, intra.n, 64))
+            return self._picture(y_f, payload.size), LatentRef(y_f, z_hat)
 
     def _synthesis(self, y_f: Tensor, size: tuple[int, int]) -> Tensor:
         h, w = size
@@ -183,37 +204,59 @@ class LatentInter:
         d_copy = block_sse(self._synthesis(ref, size).clamp(0, 1).cpu(), x, block, grid)
         return bits >= lmbda_at(self.intra.name, self.quality) * 255.0**2 * (d_copy - d_coded) / 3
 
+    def _code_given(self, x: Tensor, y: Tensor, z_hat: Tensor, ref: LatentRef
+                    ) -> tuple[list[bytes], Tensor]:
+        """(skip map and latent streams, decoded latent) of ``y`` with the tables of
+        ``z_hat``."""
+        scales_f, means_f = self.prior.exact(self.intra.hyper_layers_fixed(z_hat), ref.y_f)
+        _, y_all = code_gaussian(y, None, means_f, scales_f)
+        copy = self._copy_map(x, y_all, ref.y_f, means_f, scales_f)
+        keep = ~copy.expand_as(y_all[0]).unsqueeze(0)
+        y_data, coded = code_gaussian(y[keep], None, means_f[keep], scales_f[keep])
+        y_f = ref.y_f.clone()
+        y_f[keep] = coded
+        return [encode_mask(copy.numpy()), y_data], y_f
+
     @torch.no_grad()
-    def encode_inter(self, x: Tensor, ref: Tensor) -> tuple[list[bytes], np.ndarray, Tensor]:
+    def encode_inter(self, x: Tensor, ref: LatentRef
+                     ) -> tuple[list[bytes], np.ndarray, LatentRef]:
         intra = self.intra
         intra.quality = self.quality
+        h, w = x.shape[-2:]
+        source = x.cpu().mul(255).round()  # the 8-bit frame the tensor was made from
+        lmbda = lmbda_at(intra.name, self.quality)
+        best = None
         with pinned_threads(DECODE_THREADS):
             y = intra.analysis(intra.pad(x.to(intra.device))).cpu()
             z_data, z_hat = intra.encode_hyper(y.to(intra.device))
-            scales_f, means_f = self.prior.exact(intra.hyper_layers_fixed(z_hat), ref)
-            _, y_all = code_gaussian(y, None, means_f, scales_f)
-            copy = self._copy_map(x, y_all, ref, means_f, scales_f)
-            keep = ~copy.expand_as(y_all[0]).unsqueeze(0)
-            y_data, coded = code_gaussian(y[keep], None, means_f[keep], scales_f[keep])
-            y_f = ref.clone()
-            y_f[keep] = coded
-            return ([z_data, encode_mask(copy.numpy()), y_data],
-                    self._picture(y_f, x.shape[-2:]), y_f)
+            # the frame's own hyper-latent, or the reference's again (an empty stream)
+            reuse = self.skip and bool(z_data)  # (an empty stream of its own would read
+            for z_stream, z in ([z_data, z_hat], [b"", ref.z_hat])[: 1 + reuse]:  # as reuse)
+                rest, y_f = self._code_given(x, y, z, ref)
+                picture = self._picture(y_f, (h, w))
+                mse = float(((torch.from_numpy(picture).permute(2, 0, 1)[None].double()
+                              - source) ** 2).mean()) / 255.0**2
+                cost = 8 * (len(z_stream) + sum(map(len, rest))) / (h * w) \
+                    + lmbda * 255.0**2 * mse
+                if best is None or cost < best[0]:
+                    best = (cost, [z_stream, *rest], picture, LatentRef(y_f, z))
+        return best[1], best[2], best[3]
 
     @torch.no_grad()
-    def decode_inter(self, streams: tuple[bytes, ...], ref: Tensor,
-                     size: tuple[int, int]) -> tuple[np.ndarray, Tensor]:
+    def decode_inter(self, streams: tuple[bytes, ...], ref: LatentRef,
+                     size: tuple[int, int]) -> tuple[np.ndarray, LatentRef]:
         if len(streams) != 3:
             raise CorruptStream(f"corrupt .hyco video packet: {len(streams)} streams, "
                                 "latent needs 3")
         intra = self.intra
         intra.quality = self.quality
         with pinned_threads(DECODE_THREADS):
-            z_hat = intra.density.decompress(streams[0], intra.latent_shape(size, intra.n, 64))
-            scales_f, means_f = self.prior.exact(intra.hyper_layers_fixed(z_hat), ref)
-            copy = torch.from_numpy(decode_mask(streams[1], tuple(ref.shape[-2:])))
-            keep = ~copy.expand_as(ref[0]).unsqueeze(0)
+            z_hat = (intra.density.decompress(streams[0], intra.latent_shape(size, intra.n, 64))
+                     if streams[0] else ref.z_hat)
+            scales_f, means_f = self.prior.exact(intra.hyper_layers_fixed(z_hat), ref.y_f)
+            copy = torch.from_numpy(decode_mask(streams[1], tuple(ref.y_f.shape[-2:])))
+            keep = ~copy.expand_as(ref.y_f[0]).unsqueeze(0)
             _, coded = code_gaussian(None, streams[2], means_f[keep], scales_f[keep])
-            y_f = ref.clone()
+            y_f = ref.y_f.clone()
             y_f[keep] = coded
-            return self._picture(y_f, size), y_f
+            return self._picture(y_f, size), LatentRef(y_f, z_hat)
