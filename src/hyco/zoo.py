@@ -171,6 +171,12 @@ def lmbda_at(name: str, quality: int | float) -> float:
     return ladder[lo] ** (1 - a) * ladder[lo + 1] ** a
 
 
+def rd_cost(n_bytes: int, pixels: int, mse: float, lmbda: float) -> float:
+    """``bpp + lambda 255^2 MSE`` (MSE of [0, 1] values): the training loss of a real file,
+    by which an encoder picks between candidate files (latent search, hyper-latent reuse)."""
+    return 8 * n_bytes / pixels + lmbda * 255.0**2 * mse
+
+
 def quality_label(name: str, quality: int | float | str) -> str:
     """What a file's header says about its rate: the quality, or ``lmbda=V`` for models
     coding at a lambda (parse_quality reads either back)."""

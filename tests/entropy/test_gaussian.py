@@ -36,3 +36,16 @@ def test_tables_sum_to_precision():
     t = gaussian_tables()
     assert len(t) == N_SCALES
     assert all(f.sum() == 1 << 20 and f.min() >= 1 for f in t.freqs)
+
+
+def test_round_fixed_is_what_code_gaussian_codes():
+    """The encoder's trial rounding (no coding) equals the latent a real encode returns."""
+    from hyco.entropy.gaussian import code_gaussian, round_fixed
+    from hyco.nn.exact_layers import ONE
+
+    g = torch.Generator().manual_seed(3)
+    y = torch.randn(1, 8, 5, 7, generator=g, dtype=torch.float64) * 4
+    mu_f = (torch.randn(1, 8, 5, 7, generator=g) * 3 * ONE).round().to(torch.int64)
+    sigma_f = ((torch.rand(1, 8, 5, 7, generator=g) * 5 + 0.2) * ONE).round().to(torch.int64)
+    _, coded = code_gaussian(y, None, mu_f, sigma_f)
+    assert torch.equal(round_fixed(y, mu_f), coded)

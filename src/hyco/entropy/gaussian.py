@@ -114,5 +114,12 @@ def code_gaussian(y: Tensor | None, data: bytes | None, mu_f: Tensor, sigma_f: T
         data, y_hat = GaussianConditional.compress(y.double().cpu(), idx_scales, means)
     else:
         y_hat = GaussianConditional.decompress(data, idx_scales, means)
-    symbols = torch.round(y_hat - means).to(torch.int64)  # exact: small integers
-    return data, clamp(symbols * ONE + mu_f)
+    return data, round_fixed(y_hat, mu_f)
+
+
+def round_fixed(y: Tensor, mu_f: Tensor) -> Tensor:
+    """The latent :func:`code_gaussian` codes ``y`` as (fixed point), without coding it:
+    what an encoder weighing choices (the video skip map) needs before it writes bits."""
+    means = from_fixed(mu_f, torch.float64)  # exact: 12 fractional bits in float64
+    symbols = torch.round(y.double().cpu() - means).to(torch.int64)  # exact: small integers
+    return clamp(symbols * ONE + mu_f)

@@ -5,8 +5,8 @@ region, not a scatter), so each flag is coded with a probability chosen by its t
 neighbours in the row above (how many of them are set: 0-3; the first row has a context of
 its own). The probabilities are the map's own frequencies per context, rounded to one of
 :data:`LEVELS` (denser near 0 and 1, where a still frame's contexts are) and sent in a
-nibble each, so a map costs about its conditional
-entropy plus two bytes, with no training and nothing to drift. Rows are ANS chunks
+nibble each, so a map costs about its conditional entropy plus 7 bytes (the 3-byte
+header and the coder's 4-byte word), with no training and nothing to drift. Rows are ANS chunks
 (:class:`hyco.entropy.coder.Encoder`): the decoder needs row ``r - 1`` to know row ``r``'s
 tables.
 """

@@ -103,11 +103,11 @@ class VariableRateCheckerboard(VariableRateMeanScale):
 
     def _float_parameters(self, y: Tensor, z_hat: Tensor
                           ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """What both float paths (the training forward and :meth:`prior_loss`) share: the
-        anchor mask, the hyperprior's (scales, means) at ``z_hat`` and the spatial prior's
-        over the anchors' symbols as coding rounds them."""
-        scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
-        scales, means = scales.float(), means.float()
+        """What the float paths (the training forward, :meth:`prior_loss`, the latent
+        search's :meth:`relaxed_rate`) share: the anchor mask, the float hyperprior's
+        (scales, means) at ``z_hat`` and the spatial prior's over the anchors' symbols as
+        coding rounds them."""
+        scales, means = self._float_hyper(z_hat)
         anchors = anchor_mask(*y.shape[-2:]).to(y.device)
         s2, m2 = self.spatial(scales, means, torch.round(y - means) * anchors)
         return anchors, scales, means, s2, m2
@@ -175,9 +175,7 @@ class VariableRateCheckerboard(VariableRateMeanScale):
         """As the base model's, with the non-anchors' rate under the spatial prior and
         rounded around its means, as :meth:`_code` does."""
         z_hat = round_through(z, self.density.medians.view(1, -1, 1, 1))
-        scales, means = self._float_hyper(z_hat)
-        anchors = anchor_mask(*y.shape[-2:]).to(y.device)
-        s2, m2 = self.spatial(scales, means, torch.round(y - means) * anchors)
+        anchors, scales, means, s2, m2 = self._float_parameters(y, z_hat)
         y_tilde = self._noisy(y)
         likelihood = torch.where(anchors, self.gaussian.likelihood(y_tilde, scales, means),
                                  self.gaussian.likelihood(y_tilde, s2, m2))

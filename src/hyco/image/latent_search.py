@@ -24,6 +24,7 @@ import math
 import torch
 from torch import Tensor
 
+from hyco import zoo
 from hyco.errors import HycoError
 from hyco.image.base import DECODE_THREADS, ImageCodec
 from hyco.nn.ops import pinned_threads
@@ -49,7 +50,7 @@ def _measured_loss(codec: ImageCodec, streams: list[bytes], x: Tensor, lmbda: fl
     rec = codec.decompress(Payload(streams=tuple(streams), size=(h, w)))
     rec = rec.float().clamp(0, 1).mul(255).round().div(255).cpu()
     mse = float(((rec - x.float().cpu()) ** 2).mean())
-    return 8 * sum(map(len, streams)) / (h * w) + lmbda * 255.0**2 * mse
+    return zoo.rd_cost(sum(map(len, streams)), h * w, mse, lmbda)
 
 
 def search_latents(codec: ImageCodec, x: Tensor, steps: int, lmbda: float | None = None,
@@ -59,8 +60,6 @@ def search_latents(codec: ImageCodec, x: Tensor, steps: int, lmbda: float | None
     ``steps = 0`` is plain coding."""
     check_refine(codec, steps)
     if lmbda is None:
-        from hyco import zoo  # the zoo imports this package
-
         lmbda = zoo.lmbda_at(codec.name, codec.quality)
     h, w = x.shape[-2:]
     x = x.to(codec.device)
