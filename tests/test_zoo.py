@@ -92,3 +92,7 @@ def test_a_prior_file_holds_only_the_prior_and_finds_its_base(tmp_path):
         zoo.save_weights(cb, tmp_path / "x.safetensors", 3, half=True, base=other_path)
     with pytest.raises(HycoError, match="base model"):
         zoo.save_weights(cb, tmp_path / "x.safetensors", 3, base=full)
+    # the base retrained in the same process: the cached pair must not answer for it
+    zoo.save_weights(other, base_path, 3, half=True)
+    with pytest.raises(ModelMismatch, match="neither shipped nor beside"):
+        zoo.load("checkerboard-vr", 3, weights=prior)

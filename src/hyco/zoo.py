@@ -313,6 +313,20 @@ def _load_cached(name: str, quality: int | float, weights: str | None,
     return model.eval()
 
 
+def _stamp(name: str, path: Path) -> tuple:
+    """What identifies the model ``path`` loads to, for the cache: the file's size and
+    modification time, and those of its base file when it is a prior-only file (a base
+    rewritten in the same process is a new model too, not a stale cache hit)."""
+    stat = path.stat()
+    stamp: tuple = (stat.st_mtime_ns, stat.st_size)
+    base_digest = weights_metadata(path).get("base_digest")
+    base = getattr(spec(name).cls, "base_model", None) if base_digest else None
+    if base is not None:
+        bstat = find_base(base, base_digest, path.parent, f"{path}: {name} weights").stat()
+        stamp += (bstat.st_mtime_ns, bstat.st_size)
+    return stamp
+
+
 def load(name: str = DEFAULT_MODEL, quality: int | str = DEFAULT_QUALITY,
          weights: str | Path | None = None) -> ImageCodec:
     """A ready (eval-mode) model: shipped weights if any, ``weights`` if given.
@@ -328,8 +342,7 @@ def load(name: str = DEFAULT_MODEL, quality: int | str = DEFAULT_QUALITY,
         path = Path(weights).resolve()
         if not path.is_file():
             raise HycoError(f"{weights}: no such weights file")
-        stat = path.stat()  # a rewritten file is a new model, not a stale cache hit
-        model = _load_cached(name, key_q, str(path), (stat.st_mtime_ns, stat.st_size))
+        model = _load_cached(name, key_q, str(path), _stamp(name, path))
     if variable:
         model.quality = q
     return model
