@@ -7,12 +7,15 @@
 # (FRESH=1, no RUNDIR): the prior belongs to one set of transforms. The exported file holds only
 # the prior and the digest of the mean-scale-vr weights it was trained on (`hyco export --base`),
 # so a retrained default model without a retrained prior fails loudly instead of decoding badly.
+# MODEL=channel-checkerboard-vr trains the space-channel prior the same way
+# (recipes/channel-checkerboard-vr.sh).
 #   bash recipes/checkerboard-vr.sh [STEPS_THIS_RUN] [THREADS]     bash recipes/checkerboard-vr.sh export
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
-RUNDIR=${RUNDIR:-cache/runs/checkerboard-vr}
-STATE=src/hyco/weights/checkerboard-vr.safetensors
+MODEL=${MODEL:-checkerboard-vr}
+RUNDIR=${RUNDIR:-cache/runs/$MODEL}
+STATE=src/hyco/weights/$MODEL.safetensors
 BASE=src/hyco/weights/mean-scale-vr.safetensors
 if [[ "${1:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half --base "$BASE"
@@ -29,7 +32,7 @@ if [[ ! -f "$RUNDIR/checkpoint.pt" ]] && [[ "${FRESH:-0}" == 1 || ! -f "$STATE" 
   init=(--init "$BASE")
 fi
 train_resumable "$RUNDIR" "$STATE" "${1:-3000}" "${2:-1}" \
-  --model checkerboard-vr --data cache/corpus --val cache/corpus_val \
+  --model "$MODEL" --data cache/corpus --val cache/corpus_val \
   --batch-size "${BATCH:-16}" --lr "${LR:-1e-3}" --schedule multistep \
   --milestones "${MILESTONES:-2500}" --gamma 0.1 --clip 1.0 \
   --ckpt-every 250 --val-every 1000 --log-every 50 --seed "${SEED:-0}" "${init[@]}"

@@ -277,9 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="variable-rate models: search the rate for the largest file of at "
                         "most BPP bits per pixel (real coded size)")
     c.add_argument("--refine", type=int, metavar="STEPS",
-                   help="mean-scale-vr, checkerboard-vr: search the latents for STEPS gradient "
-                        "steps at encode time (about 50: several times slower, a smaller file "
-                        "at the same quality; the decoder is unchanged)")
+                   help="mean-scale-vr and its context priors: search the latents for STEPS "
+                        "gradient steps at encode time (about 50: several times slower, a "
+                        "smaller file at the same quality; the decoder is unchanged)")
     c.set_defaults(func=cmd_compress)
 
     d = sub.add_parser("decompress", help=".hyco files -> images")
@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--half", action="store_true", help="store float16 (half the size)")
     e.add_argument("--base", metavar="WEIGHTS",
                    help="store only what the model adds to this file of its base model "
-                        "(checkerboard-vr: its prior over a mean-scale-vr file), which then "
+                        "(the context priors: their prior over a mean-scale-vr file), which then "
                         "loads from the shipped or a neighbouring base file of that digest")
     e.set_defaults(func=cmd_export)
 

@@ -33,6 +33,7 @@ from hyco.image import (
     QResVAE,
     QResVAEPaper,
     ScaleHyperprior,
+    VariableRateChannelCheckerboard,
     VariableRateCheckerboard,
     VariableRateMeanScale,
 )
@@ -91,6 +92,10 @@ MODELS: dict[str, ModelSpec] = {
                   "Minnen et al. 2018 + gain units (Cui et al. 2021)", variable_rate=True),
         ModelSpec("checkerboard-vr", VariableRateCheckerboard, {q: _SMALL for q in LAMBDAS},
                   "mean-scale-vr + checkerboard context (He et al. 2021)", variable_rate=True),
+        ModelSpec("channel-checkerboard-vr", VariableRateChannelCheckerboard,
+                  {q: _SMALL for q in LAMBDAS},
+                  "mean-scale-vr + space-channel checkerboard context (He et al. 2022, ELIC)",
+                  variable_rate=True),
         ModelSpec("hific", HiFiC, {q: _HIFIC_SMALL for q in REGIMES},
                   "Mentzer et al. 2020, small configuration", stages=("rd", "gan")),
         ModelSpec("hific-paper", HiFiCPaper, {q: _HIFIC_PAPER for q in REGIMES},
@@ -110,7 +115,7 @@ MODELS: dict[str, ModelSpec] = {
                   lambdas=LAMBDA_LADDER, lmbda_range=(16.0, 2048.0)),
     ]
 }
-DEFAULT_MODEL = "checkerboard-vr"  # shipped trained (src/hyco/weights), every quality
+DEFAULT_MODEL = "channel-checkerboard-vr"  # shipped trained (src/hyco/weights), every quality
 DEFAULT_QUALITY = 3
 
 

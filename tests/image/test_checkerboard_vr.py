@@ -1,23 +1,34 @@
-"""checkerboard-vr: a spatial prior on frozen variable-rate transforms, exact and trainable."""
+"""checkerboard-vr and channel-checkerboard-vr: context priors on frozen variable-rate
+transforms, exact and trainable."""
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from conftest import smooth_images
 from hyco import zoo
-from hyco.image import VariableRateCheckerboard, VariableRateMeanScale
+from hyco.image import (
+    VariableRateChannelCheckerboard,
+    VariableRateCheckerboard,
+    VariableRateMeanScale,
+)
 from hyco.image.checkerboard_vr import anchor_mask
 from hyco.nn.ops import pinned_threads
+from hyco.nn.refiner import ScaleNormalisedRefiner
+
+PRIORS = pytest.mark.parametrize("cls", [VariableRateCheckerboard,
+                                         VariableRateChannelCheckerboard])
 
 
-def _pair() -> tuple[VariableRateMeanScale, VariableRateCheckerboard]:
-    """A small base model with distinct levels and a checkerboard-vr holding its weights."""
+def _pair(cls: type = VariableRateCheckerboard
+          ) -> tuple[VariableRateMeanScale, VariableRateCheckerboard]:
+    """A small base model with distinct levels and a prior model holding its weights."""
     torch.manual_seed(0)
     base = VariableRateMeanScale(16, 24)
     with torch.no_grad():
         for p in (base.gain, base.inv_gain, base.hyper_gain, base.hyper_inv_gain):
             p.copy_(torch.logspace(-1, 2, base.levels).view(-1, 1).expand_as(p))
-    cb = VariableRateCheckerboard(16, 24)
+    cb = cls(16, 24)
     cb.load_state_dict({**cb.state_dict(), **base.state_dict()})
     return base.eval(), cb.eval()
 
@@ -29,18 +40,20 @@ def _perturb(prior: torch.nn.Module, seed: int = 1) -> None:
             p.add_(torch.randn_like(p) * 0.02)
 
 
-def test_untrained_prior_is_the_base_model():
-    base, cb = _pair()
+@PRIORS
+def test_untrained_prior_is_the_base_model(cls):
+    base, cb = _pair(cls)
     x = smooth_images(1, 70, 100, seed=3)
     for q in (2, 6.5):
         base.quality = cb.quality = q
         a, b = base.compress(x), cb.compress(x)
-        assert len(b.streams) == 3 and b.streams[0] == a.streams[0]
+        assert len(b.streams) == cb.n_streams and b.streams[0] == a.streams[0]
         assert torch.equal(cb.decompress(b), base.decompress(a))
 
 
-def test_round_trip_is_exact_and_matches_eval_forward():
-    _, cb = _pair()
+@PRIORS
+def test_round_trip_is_exact_and_matches_eval_forward(cls):
+    _, cb = _pair(cls)
     _perturb(cb.spatial)
     x = smooth_images(1, 90, 130, seed=4)
     for q in (1, 4.25, 8):
@@ -58,7 +71,8 @@ def test_anchors_alternate():
     assert m.sum() == 6 and bool(m[0, 0]) and not bool(m[0, 1]) and bool(m[1, 1])
 
 
-def test_only_the_prior_learns_and_the_rate_falls(tmp_path):
+@pytest.mark.parametrize("name", ["checkerboard-vr", "channel-checkerboard-vr"])
+def test_only_the_prior_learns_and_the_rate_falls(tmp_path, name):
     """Rate-only training from cached latents (hyco.train.latent_prior): the base stays
     bit-identical, the prior moves, and the coded files of a training image shrink."""
     from PIL import Image
@@ -74,23 +88,26 @@ def test_only_the_prior_learns_and_the_rate_falls(tmp_path):
     data.mkdir()
     img = (smooth_images(1, 256, 256, seed=5)[0].permute(1, 2, 0) * 255).byte().numpy()
     Image.fromarray(img).save(data / "a.png")
-    cfg = TrainConfig(model="checkerboard-vr", quality=3, data=str(data), out=str(tmp_path / "r"),
+    cfg = TrainConfig(model=name, quality=3, data=str(data), out=str(tmp_path / "r"),
                       steps=30, batch_size=2, lr=3e-3, init=str(init), log_every=10,
                       ckpt_every=30)
     trainer = train(cfg)
     model = trainer.model.eval()
     state = load_file(str(init))
     assert all(torch.equal(model.state_dict()[k], v.float()) for k, v in state.items())
-    assert any(p.abs().sum() > 0 for p in model.spatial.skip.parameters())
+    ends = [m.skip for m in model.spatial.modules() if isinstance(m, ScaleNormalisedRefiner)]
+    assert any(p.abs().sum() > 0 for skip in ends for p in skip.parameters())  # zero at start
     assert cfg.init_steps == 0  # the prior's own steps, not the base's
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
-    before = zoo.build("checkerboard-vr", 3)
+    before = zoo.build(name, 3)
     before.load_state_dict({**before.state_dict(), **{k: v.float() for k, v in state.items()}})
     before.eval()
     for q in (2, 6):
         before.quality = model.quality = q
         assert (sum(map(len, model.compress(x).streams))
                 < sum(map(len, before.compress(x).streams)))
+        with torch.no_grad():
+            assert torch.equal(model.decompress(model.compress(x)), model(x)["x_hat"])
 
 
 def test_epochs_are_refused_with_a_clear_error(tmp_path):

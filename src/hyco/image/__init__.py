@@ -1,6 +1,7 @@
 """Learned image codecs: one module per family, all sharing :class:`ImageCodec`."""
 
 from hyco.image.base import ImageCodec
+from hyco.image.channel_checkerboard_vr import VariableRateChannelCheckerboard
 from hyco.image.checkerboard_vr import VariableRateCheckerboard
 from hyco.image.context import Checkerboard, JointAutoregressive
 from hyco.image.factorized import FactorizedPrior
@@ -12,4 +13,5 @@ from hyco.image.variable_rate import VariableRateMeanScale
 __all__ = ["Checkerboard", "FactorizedPrior", "HiFiC", "HiFiCMixture", "HiFiCPaper", "ImageCodec",
            "JointAutoregressive",
            "MeanScaleHyperprior", "QARV", "QARVPaper", "QResVAE", "QResVAEPaper",
-           "ScaleHyperprior", "VariableRateCheckerboard", "VariableRateMeanScale"]
+           "ScaleHyperprior", "VariableRateChannelCheckerboard", "VariableRateCheckerboard",
+           "VariableRateMeanScale"]

@@ -82,11 +82,13 @@ class VariableRateCheckerboard(VariableRateMeanScale):
     encoder_parts = (*VariableRateMeanScale.encoder_parts, "spatial")
     decoder_parts = (*VariableRateMeanScale.decoder_parts, "spatial")
 
+    prior_cls: type[torch.nn.Module] = SpatialPrior  # what learns; stored as ``spatial``
+
     def __init__(self, n: int = 128, m: int = 192, levels: int = N_LEVELS):
         super().__init__(n, m, levels)
         for p in self.parameters():
             p.requires_grad_(False)
-        self.spatial = SpatialPrior(m)
+        self.spatial = self.prior_cls(m)
 
     # -- training (float) ------------------------------------------------------------------
     def _forward(self, x: Tensor) -> dict:
@@ -94,23 +96,26 @@ class VariableRateCheckerboard(VariableRateMeanScale):
             return self._forward_exact(x)
         y = self.analysis(x)
         z_hat = self.density.quantize(self.hyper_latent(y), noise=True)
-        anchors, scales, means, s2, m2 = self._float_parameters(y, z_hat)
+        _, _, scales, means = self._refined(y, z_hat)
         y_tilde = self.gaussian.quantize(y, means, noise=True)
-        likelihood = torch.where(anchors, self.gaussian.likelihood(y_tilde, scales, means),
-                                 self.gaussian.likelihood(y_tilde, s2, m2))
         return {"x_hat": self.synthesis(y_tilde),
-                "likelihoods": {"y": likelihood, "z": self.density.likelihood(z_hat)}}
+                "likelihoods": {"y": self.gaussian.likelihood(y_tilde, scales, means),
+                                "z": self.density.likelihood(z_hat)}}
 
-    def _float_parameters(self, y: Tensor, z_hat: Tensor
-                          ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def _refined(self, y: Tensor, z_hat: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """What the float paths (the training forward, :meth:`prior_loss`, the latent
-        search's :meth:`relaxed_rate`) share: the anchor mask, the float hyperprior's
-        (scales, means) at ``z_hat`` and the spatial prior's over the anchors' symbols as
-        coding rounds them."""
+        search's :meth:`relaxed_rate`) share: the float hyperprior's (scales, means) at
+        ``z_hat``, then every element's as coding uses them (the anchors' the hyperprior's,
+        the rest the spatial prior's over the anchors' symbols as coding rounds them)."""
         scales, means = self._float_hyper(z_hat)
         anchors = anchor_mask(*y.shape[-2:]).to(y.device)
         s2, m2 = self.spatial(scales, means, torch.round(y - means) * anchors)
-        return anchors, scales, means, s2, m2
+        return scales, means, torch.where(anchors, scales, s2), torch.where(anchors, means, m2)
+
+    def _counted(self, y: Tensor) -> Tensor:
+        """The elements whose rate the prior changes (what :meth:`prior_loss` weighs):
+        here the non-anchors."""
+        return ~anchor_mask(*y.shape[-2:]).to(y.device)
 
     def analysis_digest(self) -> str:
         """What cached training latents depend on (hyco.train.latent_prior)."""
@@ -118,17 +123,18 @@ class VariableRateCheckerboard(VariableRateMeanScale):
 
     def prior_loss(self, g: Tensor) -> Tensor:
         """The training loss from un-gained analysis latents ``g`` at ``self.quality``:
-        the non-anchors' rate under the spatial prior relative to the hyperprior's, with
-        uniform noise for the rounding and the hyper-latent and anchors as coding rounds them."""
+        the rate of the elements the prior codes (:meth:`_counted`) relative to the
+        hyperprior's, with uniform noise for the rounding and the hyper-latent and the
+        context as coding rounds them."""
         y = g * self._gains(self.gain)
         with torch.no_grad():
             z_hat = self.density.quantize(self.hyper_latent(y), noise=False)
-        anchors, scales, means, s2, m2 = self._float_parameters(y, z_hat)
-        y_tilde = self.gaussian.quantize(y, means, noise=True)
-        rest = ~anchors
-        base = -torch.log2(self.gaussian.likelihood(y_tilde, scales, means)).detach()
-        new = -torch.log2(self.gaussian.likelihood(y_tilde, s2, m2))
-        return (new * rest).sum() / (base * rest).sum()
+        s1, m1, scales, means = self._refined(y, z_hat)
+        y_tilde = self.gaussian.quantize(y, m1, noise=True)
+        counted = self._counted(y)
+        base = -torch.log2(self.gaussian.likelihood(y_tilde, s1, m1)).detach()
+        new = -torch.log2(self.gaussian.likelihood(y_tilde, scales, means))
+        return (new * counted).sum() / (base * counted).sum()
 
     # -- exact (eval forward, compress, decompress) ----------------------------------------
     def _code(self, y: Tensor | None, streams: tuple[bytes, ...] | None, z_hat: Tensor
@@ -172,17 +178,13 @@ class VariableRateCheckerboard(VariableRateMeanScale):
         return [z_data, *streams]
 
     def relaxed_rate(self, y: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        """As the base model's, with the non-anchors' rate under the spatial prior and
-        rounded around its means, as :meth:`_code` does."""
+        """As the base model's, with every element's rate under the refined parameters
+        and rounded around their means, as :meth:`_code` does."""
         z_hat = round_through(z, self.density.medians.view(1, -1, 1, 1))
-        anchors, scales, means, s2, m2 = self._float_parameters(y, z_hat)
-        y_tilde = self._noisy(y)
-        likelihood = torch.where(anchors, self.gaussian.likelihood(y_tilde, scales, means),
-                                 self.gaussian.likelihood(y_tilde, s2, m2))
-        bits = -(torch.log2(likelihood).sum()
+        _, _, scales, means = self._refined(y, z_hat)
+        bits = -(torch.log2(self.gaussian.likelihood(self._noisy(y), scales, means)).sum()
                  + torch.log2(self.density.likelihood(self._noisy(z))).sum())
-        y_hat = torch.where(anchors, round_through(y, means), round_through(y, m2))
-        return bits, self.synthesis(y_hat)
+        return bits, self.synthesis(round_through(y, means))
 
     def decode_latent(self, payload: Payload) -> Tensor:
         z_hat = self.density.decompress(payload.streams[0],

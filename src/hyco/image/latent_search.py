@@ -39,7 +39,7 @@ def check_refine(codec: ImageCodec | type, steps: int) -> None:
     if not all(hasattr(codec, a) for a in ("initial_latents", "relaxed_rate",
                                            "compress_latents")):
         raise HycoError(f"{codec.name} has no latent search (--refine is for mean-scale-vr "
-                        "and checkerboard-vr)")
+                        "and its context priors)")
     if steps < 0:
         raise HycoError(f"--refine takes a number of steps >= 0, not {steps}")
 

@@ -242,10 +242,10 @@ class VideoTrainer(StepLoop):
     def _latent_step(self, clips: torch.Tensor, level: int, lr: float) -> dict[str, float]:
         """``latent``: the temporal prior's rate of each P-frame latent given the previous
         decoded one (its distortion is the frozen image codec's); the hyperprior-only rate
-        of the same latents (``mean-scale-vr``'s I-frame rate; the default checkerboard-vr's
-        I-frames cost 5-10 % less) is logged beside it (``saving`` is the fraction saved)."""
+        of the same latents (``mean-scale-vr``'s I-frame rate; the default context prior's
+        I-frames cost less) is logged beside it (``saving`` is the fraction saved)."""
         # the I-frame codec files are made with (compress_video's intra_model): the prior
-        # learns the latent of its transforms (checkerboard-vr's are mean-scale-vr's, by digest)
+        # learns the latent of its transforms (the default's are mean-scale-vr's, by digest)
         intra = intra_codec(zoo.load(zoo.DEFAULT_MODEL, level))
         b, t = clips.shape[:2]
         with torch.no_grad():
