@@ -146,10 +146,12 @@ x = torch.rand(1, 3, 64, 96, generator=g)
 _, ref = codec.decode_intra(intra.compress(torch.rand(1, 3, 64, 96, generator=g)))
 if sys.argv[2] == "enc":
     s, rgb, nxt = codec.encode_inter(x, ref)
-    torch.save({"s": s, "rgb": torch.from_numpy(rgb), "ref": list(nxt)}, sys.argv[3])
+    # streams as lists of ints: an empty one (hyper-latent reused) would pickle as a global
+    torch.save({"s": [list(b) for b in s], "rgb": torch.from_numpy(rgb), "ref": list(nxt)},
+               sys.argv[3])
 else:
     d = torch.load(sys.argv[3])
-    rgb, nxt = codec.decode_inter(tuple(d["s"]), ref, (64, 96))
+    rgb, nxt = codec.decode_inter(tuple(bytes(b) for b in d["s"]), ref, (64, 96))
     assert torch.equal(torch.from_numpy(rgb), d["rgb"])
     assert all(torch.equal(u, v) for u, v in zip(nxt, d["ref"], strict=True))
     print("same")
