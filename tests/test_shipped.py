@@ -28,6 +28,7 @@ SHIPPED = {
     "mean-scale-vr": ("88ee10ec5e4a5979", {2: (8124, 29.84), 6: (26860, 35.92)}),
     "qarv": ("8e1d440fb20e0a1c", {2: (16902, 31.02), 6: (33275, 32.33)}),
     "channel-checkerboard-vr": ("6d2a96652f0070c2", {2: (6046, 29.83), 6: (20578, 35.92)}),
+    "checkerboard-vr": ("eafa5f7d2afd01bd", {2: (7082, 29.81), 6: (23738, 35.91)}),
 }
 CASES = [(m, q) for m, (_, figures) in SHIPPED.items() for q in figures]
 

@@ -15,7 +15,7 @@ def _photo(h: int = 96, w: int = 128) -> torch.Tensor:
     return array_to_tensor(np.ascontiguousarray(arr[:h, :w]))
 
 
-@pytest.mark.parametrize("name", ["mean-scale-vr", "channel-checkerboard-vr"])
+@pytest.mark.parametrize("name", ["mean-scale-vr", "checkerboard-vr", "channel-checkerboard-vr"])
 def test_search_lowers_the_real_loss_and_decodes_with_the_plain_decoder(name):
     """On the shipped weights a few steps find a file whose measured rate + lambda * MSE
     is below plain coding's, and the ordinary decoder reads it."""
