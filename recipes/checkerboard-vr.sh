@@ -20,11 +20,6 @@ BASE=src/hyco/weights/mean-scale-vr.safetensors
 if [[ "${1:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half --base "$BASE"
 fi
-if [[ "${FRESH:-0}" == 1 && -f "$RUNDIR/checkpoint.pt" ]]; then
-  # resuming would continue the old transforms' prior, and its export would then fail
-  echo "FRESH=1, but $RUNDIR already holds a run: move it away first" >&2
-  exit 1
-fi
 export EXPORT_ARGS="--base $BASE"
 need_corpus
 init=()

@@ -27,6 +27,12 @@ need_video_corpus() {  # the photos (synthetic camera motion) + the real trainin
 train_resumable() {
   local rundir=$1 state=$2 steps=$3 threads=$4
   shift 4
+  if [[ "${FRESH:-0}" == 1 && -f "$rundir/checkpoint.pt" ]]; then
+    # resuming would quietly continue the old run (a prior of older transforms, whose export
+    # then fails): a fresh start needs an empty run folder
+    echo "FRESH=1, but $rundir already holds a run: move it away first" >&2
+    return 1
+  fi
   if [[ -f "$rundir/checkpoint.pt" ]]; then
     hyco train --resume "$rundir" --steps "$steps" --threads "$threads"
   else
