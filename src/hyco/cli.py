@@ -176,6 +176,37 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def config_from_args(args: argparse.Namespace):
+    """A fresh run's TrainConfig from `hyco train` arguments (also what
+    recipes/timed_train.py builds its run from, so both accept the same options)."""
+    from hyco.train import TrainConfig
+
+    missing = [f"--{k}" for k in ("model", "data", "out") if getattr(args, k) is None]
+    if missing:
+        raise HycoError(f"hyco train needs {', '.join(missing)} (or --resume RUNDIR)")
+    model_spec = zoo.spec(args.model)
+    quality = zoo.parse_quality(args.model, args.quality if args.quality is not None
+                                else model_spec.default_quality)
+    stage = args.stage or (model_spec.stages[0] if model_spec.stages else None)
+    if stage is not None and stage not in model_spec.stages:
+        raise HycoError(f"{args.model} trains in one stage; --stage is for "
+                        + ", ".join(n for n, s in zoo.MODELS.items() if s.stages))
+    if Path(args.out, "checkpoint.pt").exists() and not args.force:
+        raise HycoError(f"{args.out} holds a run; --resume it or use --force to start over")
+    cfg = TrainConfig(
+        model=args.model, quality=quality, data=args.data, out=args.out, lmbda=args.lmbda,
+        metric=args.metric, val=args.val, steps=args.steps, epochs=args.epochs,
+        batch_size=args.batch_size, crop=args.crop, crop_candidates=args.crop_candidates,
+        level_weights=args.level_weights or [],
+        lr=args.lr, aux_lr=args.aux_lr, clip=args.clip, schedule=args.schedule,
+        milestones=args.milestones or [],
+        gamma=args.gamma, patience=args.patience, bf16=args.bf16,
+        channels_last=args.channels_last, ckpt_every=args.ckpt_every or 1000,
+        val_every=args.val_every or 1000, log_every=args.log_every or 20,
+        seed=args.seed, init=args.init, export=args.export, stage=stage, lpips=args.lpips)
+    return cfg
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from hyco.train import TrainConfig, train
 
@@ -200,30 +231,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 setattr(cfg, key, value)
         train(cfg, resume=True)
         return 0
-    missing = [f"--{k}" for k in ("model", "data", "out") if getattr(args, k) is None]
-    if missing:
-        raise HycoError(f"hyco train needs {', '.join(missing)} (or --resume RUNDIR)")
-    model_spec = zoo.spec(args.model)
-    quality = zoo.parse_quality(args.model, args.quality if args.quality is not None
-                                else model_spec.default_quality)
-    stage = args.stage or (model_spec.stages[0] if model_spec.stages else None)
-    if stage is not None and stage not in model_spec.stages:
-        raise HycoError(f"{args.model} trains in one stage; --stage is for "
-                        + ", ".join(n for n, s in zoo.MODELS.items() if s.stages))
-    if Path(args.out, "checkpoint.pt").exists() and not args.force:
-        raise HycoError(f"{args.out} holds a run; --resume it or use --force to start over")
-    cfg = TrainConfig(
-        model=args.model, quality=quality, data=args.data, out=args.out, lmbda=args.lmbda,
-        metric=args.metric, val=args.val, steps=args.steps, epochs=args.epochs,
-        batch_size=args.batch_size, crop=args.crop, crop_candidates=args.crop_candidates,
-        level_weights=args.level_weights or [],
-        lr=args.lr, aux_lr=args.aux_lr, clip=args.clip, schedule=args.schedule,
-        milestones=args.milestones or [],
-        gamma=args.gamma, patience=args.patience, bf16=args.bf16,
-        channels_last=args.channels_last, ckpt_every=args.ckpt_every or 1000,
-        val_every=args.val_every or 1000, log_every=args.log_every or 20,
-        seed=args.seed, init=args.init, export=args.export, stage=stage, lpips=args.lpips)
-    train(cfg)
+    train(config_from_args(args))
     return 0
 
 

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from hyco.errors import HycoError
-from hyco.train.data import CropDataset, detail
+from hyco.train.data import CropDataset, Prefetcher, detail
 
 
 def _folder(tmp_path):
@@ -47,3 +47,10 @@ def test_batches_stay_a_function_of_step(tmp_path):
 def test_candidates_must_be_positive(tmp_path):
     with pytest.raises(HycoError, match="at least 1"):
         CropDataset(_folder(tmp_path), crop=32, candidates=0)
+
+
+def test_prefetched_batches_equal_drawn_ones_also_after_a_jump(tmp_path):
+    ds = CropDataset(_folder(tmp_path), crop=32, seed=5)
+    ahead = Prefetcher(ds, size=4, depth=3, workers=2)
+    for step in [0, 1, 2, 9, 10, 4]:  # 9: a resume past the drawn-ahead steps; 4: back again
+        assert torch.equal(ahead.batch(step), ds.batch(step, 4))
