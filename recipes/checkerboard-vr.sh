@@ -8,7 +8,8 @@
 # the prior and the digest of the mean-scale-vr weights it was trained on (`hyco export --base`),
 # so a retrained default model without a retrained prior fails loudly instead of decoding badly.
 # MODEL=channel-checkerboard-vr trains the space-channel prior the same way
-# (recipes/channel-checkerboard-vr.sh).
+# (recipes/channel-checkerboard-vr.sh). WARM=FILE (with FRESH=1) starts the prior from the
+# last round's prior file instead of zero (`hyco train --warm-prior`), on the new transforms.
 #   bash recipes/checkerboard-vr.sh [STEPS_THIS_RUN] [THREADS]     bash recipes/checkerboard-vr.sh export
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,10 @@ init=()
 if [[ ! -f "$RUNDIR/checkpoint.pt" ]] && [[ "${FRESH:-0}" == 1 || ! -f "$STATE" ]]; then
   init=(--init "$BASE")
 fi
+warm=()  # WARM=FILE: the prior of the last round (trained on the last transforms) as the start
+[[ -n ${WARM:-} ]] && warm=(--warm-prior "$WARM")
 train_resumable "$RUNDIR" "$STATE" "${1:-3000}" "${2:-1}" \
   --model "$MODEL" --data cache/corpus --val cache/corpus_val \
   --batch-size "${BATCH:-16}" --lr "${LR:-1e-3}" --schedule multistep \
   --milestones "${MILESTONES:-2500}" --gamma 0.1 --clip 1.0 \
-  --ckpt-every 250 --val-every 1000 --log-every 50 --seed "${SEED:-0}" "${init[@]}"
+  --ckpt-every 250 --val-every 1000 --log-every 50 --seed "${SEED:-0}" "${init[@]}" "${warm[@]}"

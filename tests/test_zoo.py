@@ -96,3 +96,34 @@ def test_a_prior_file_holds_only_the_prior_and_finds_its_base(tmp_path):
     zoo.save_weights(other, base_path, 3, half=True)
     with pytest.raises(ModelMismatch, match="neither shipped nor beside"):
         zoo.load("checkerboard-vr", 3, weights=prior)
+
+
+def test_a_warm_prior_brings_its_prior_onto_new_transforms(tmp_path):
+    """--warm-prior: a prior trained on one base starts a model built on another; only the
+    prior's tensors move, and a file that is no prior of the model is refused."""
+    from hyco.errors import ModelMismatch
+
+    old_base, new_base = zoo.build("mean-scale-vr", 3), zoo.build("mean-scale-vr", 3)
+    with torch.no_grad():
+        old_base.g_a[0].weight.mul_(1.25)
+        new_base.g_s[0].weight.mul_(0.75)
+    old_path, new_path = tmp_path / "old.safetensors", tmp_path / "new.safetensors"
+    zoo.save_weights(old_base, old_path, 3)
+    zoo.save_weights(new_base, new_path, 3)
+    trained = zoo.build("checkerboard-vr", 3)
+    zoo.load_weights(trained, old_path, base_ok=True)
+    with torch.no_grad():
+        trained.spatial.skip.weight.normal_(0, 0.01)
+    prior = tmp_path / "prior.safetensors"
+    zoo.save_weights(trained, prior, 3, base=old_path)
+
+    warm = zoo.build("checkerboard-vr", 3)
+    zoo.load_weights(warm, new_path, base_ok=True)
+    zoo.load_prior(warm, prior)
+    assert torch.equal(warm.spatial.skip.weight, trained.spatial.skip.weight)
+    assert torch.equal(warm.g_s[0].weight, new_base.g_s[0].weight)  # the new transforms stay
+    assert torch.equal(warm.g_a[0].weight, new_base.g_a[0].weight)
+    with pytest.raises(ModelMismatch, match="not a checkerboard-vr prior file"):
+        zoo.load_prior(warm, new_path)
+    with pytest.raises(ModelMismatch, match="not a channel-checkerboard-vr prior file"):
+        zoo.load_prior(zoo.build("channel-checkerboard-vr", 3), prior)

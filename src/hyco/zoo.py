@@ -235,6 +235,24 @@ def load_weights(model: ImageCodec, path: str | Path, base_ok: bool = False) -> 
     model.load_state_dict({k: v.to(model_state[k].dtype) for k, v in state.items()})
 
 
+def load_prior(model: ImageCodec, path: str | Path) -> None:
+    """Load only the prior of a prior file (checkerboard-vr's, :func:`save_weights` with
+    ``base``) into ``model``, whatever base it was trained on; the transforms stay as they are.
+
+    Why: training's ``--warm-prior``. After a new round of the base model, a prior must be
+    trained again on the new transforms, and the old prior, trained on transforms only a
+    fine-tuning away, is a far better start than zero. Decoding never uses this: there a prior
+    and a base of another digest are refused (:func:`load_weights`)."""
+    meta = weights_metadata(path)
+    if meta.get("model") != model.name or not meta.get("base_digest"):
+        raise ModelMismatch(f"{path}: not a {model.name} prior file (hyco export --base), "
+                            f"but {meta.get('model') or 'unnamed'} weights")
+    state, own = _read_state(path), model.state_dict()
+    if any(k not in own or own[k].shape != v.shape for k, v in state.items()):
+        raise ModelMismatch(f"{path}: prior weights do not fit {model.name}")
+    model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in state.items()}})
+
+
 def _read_state(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))

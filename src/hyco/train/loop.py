@@ -67,6 +67,7 @@ class TrainConfig:
     save_recons: int = 2
     seed: int = 0
     init: str | None = None
+    warm_prior: str | None = None  # a prior of other transforms, its prior parts over --init
     init_steps: int = 0  # steps already behind --init weights (read from their metadata)
     base_steps: int = 0  # checkerboard-vr: the steps of the frozen base model's weights
     export: str | None = None
@@ -235,6 +236,9 @@ class Trainer(StepLoop):
             own = meta.get("model") == config.model
             config.init_steps = int(meta.get("steps", 0)) if own else 0
             config.base_steps = int(meta.get("base_steps" if own else "steps", 0))
+        if config.warm_prior and not resume:  # a new base round: the old prior, warm
+            zoo.load_prior(self.model, config.warm_prior)
+            config.init_steps = int(zoo.weights_metadata(config.warm_prior).get("steps", 0))
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)
