@@ -98,8 +98,12 @@ class VariableRateChannelCheckerboard(VariableRateCheckerboard):
     """
 
     name = "channel-checkerboard-vr"
-    n_streams = 1 + 2 * SLICES
     prior_cls = SliceContextPrior
+
+    @property
+    def n_streams(self) -> int:
+        """The hyper-latent's, then one per pass (of the prior as built, any slice count)."""
+        return 1 + self.spatial.n_passes()
 
     def _refined(self, y: Tensor, z_hat: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The hyperprior's float (scales, means) and every element's as coding uses them,
