@@ -148,7 +148,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             n, m = s.sizes[s.qualities[0]]
             rate = f"{s.lmbda_range[0]:g}-{s.lmbda_range[1]:g}" if s.lmbda_range else "ladder"
             default = ", default" if name == zoo.DEFAULT_MODEL else ""
-            print(f"{name:<14} {'1.0-8.0':<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, 1)}"
+            span = "{:.1f}-{:.1f}".format(*s.quality_range)
+            print(f"{name:<14} {span:<8} {n:>4} {m:>4} {rate:>8}  {zoo.weights_note(name, 1)}"
                   f"  [variable rate: one model, fractional qualities{default}]")
             continue
         if s.named:  # regimes of one architecture, each trained to its own rate target
@@ -274,8 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="output file (one input) or folder")
     c.add_argument("--model", help=f"one of {', '.join(zoo.MODELS)} (default "
                    f"{zoo.DEFAULT_MODEL}, or the one --weights was trained as)")
-    c.add_argument("-q", "--quality", help=f"1 (smallest) .. 8 (default {zoo.DEFAULT_QUALITY}); "
-                   "hific: low, med or high")
+    c.add_argument("-q", "--quality",
+                   help=f"1 (smallest) .. 8 (default {zoo.DEFAULT_QUALITY}), fractions "
+                   "too for variable-rate models, whose gain units also reach down to 0 "
+                   "(one step below the trained ladder); hific: low, med or high")
     c.add_argument("--weights", help="a .safetensors weights file instead of the shipped ones")
     c.add_argument("--force", action="store_true", help="overwrite existing outputs")
     c.add_argument("--psnr", action="store_true", help="decode the file written; print PSNR")

@@ -32,7 +32,7 @@ def search_rate(encode: Callable[[float], bytes], model: str, target_bpp: float,
                 pixels: int) -> bytes:
     """The file ``encode(quality)`` of the highest quality whose size is <= ``target_bpp``."""
     check_target(model, target_bpp)
-    lo, hi = (float(q) for q in (zoo.spec(model).qualities[0], zoo.spec(model).qualities[-1]))
+    lo, hi = zoo.spec(model).quality_range
 
     def bpp(data: bytes) -> float:
         return 8 * len(data) / pixels

@@ -70,6 +70,13 @@ class ModelSpec:
         return list(self.sizes) if self.named else sorted(self.sizes)
 
     @property
+    def quality_range(self) -> tuple[float, float]:
+        """(lowest, highest) quality of a ladder model, extrapolated qualities included."""
+        # gain-unit models extrapolate below their first trained level (variable_rate._gains)
+        lo = getattr(self.cls, "min_quality", None)
+        return float(self.qualities[0] if lo is None else lo), float(self.qualities[-1])
+
+    @property
     def default_quality(self) -> int | str:
         return self.qualities[0] if self.named else DEFAULT_QUALITY
 
@@ -134,6 +141,9 @@ def parse_quality(name: str, quality: int | float | str) -> int | float | str:
             return str(quality)
         raise HycoError(f"{name} has qualities {', '.join(s.qualities)}, not {quality}")
     lo, hi = s.qualities[0], s.qualities[-1]
+    if s.variable_rate:
+        lo = s.quality_range[0]
+        lo = int(lo) if lo.is_integer() else lo
     if isinstance(quality, str) and quality.startswith("lmbda="):  # headers of QARV files
         return lmbda_quality(name, quality[len("lmbda="):])
     try:
@@ -169,9 +179,10 @@ def lmbda_at(name: str, quality: int | float) -> float:
     """The MSE lambda a model trained with at a (fractional) quality: between the ladder's
     levels log-linear, as a variable-rate model's gains between them blend two levels'.
     What an encoder deciding by rate-distortion (the video skip map, the latent search)
-    must trade at, so its choices sit on the model's own curve."""
+    must trade at, so its choices sit on the model's own curve. Below the first level (the
+    extrapolated qualities of gain-unit models) the first two levels' ratio goes on."""
     ladder = spec(name).lambdas or LAMBDAS
-    lo = min(int(quality), max(ladder) - 1)
+    lo = max(min(ladder), min(int(quality), max(ladder) - 1))
     a = float(quality) - lo
     return ladder[lo] ** (1 - a) * ladder[lo + 1] ** a
 

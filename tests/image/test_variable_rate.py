@@ -1,9 +1,11 @@
 """The variable-rate model: one set of weights, any quality, exact at fractional ones."""
 
+import pytest
 import torch
 
 from conftest import smooth_images
 from hyco import zoo
+from hyco.errors import HycoError
 from hyco.image import VariableRateMeanScale
 
 
@@ -38,6 +40,40 @@ def test_gains_interpolate_linearly_between_levels():
     g4 = m._gains(m.gain)
     m.quality = 3.25
     assert torch.allclose(m._gains(m.gain), 0.75 * g3 + 0.25 * g4)
+
+
+def test_below_level_one_the_ladder_goes_on_one_learned_step():
+    """Qualities 0 .. 1: the gains extrapolate each channel's first ratio (g1 * g1 / g2),
+    linearly to it; the files shrink further and still decode exactly."""
+    m = _model()
+    with torch.no_grad():  # a first level coarse enough to go below, as after training
+        for p in (m.gain, m.inv_gain, m.hyper_gain, m.hyper_inv_gain):
+            p.copy_(torch.logspace(0.5, 2, m.levels).view(-1, 1).expand_as(p))
+    t = m.gain.detach().abs()
+    m.quality = 0
+    assert torch.equal(m._gains(m.gain).flatten(), t[0] * (t[0] / t[1]))
+    m.quality = 1
+    assert torch.equal(m._gains(m.gain).flatten(), t[0])
+    x = smooth_images(1, 90, 140, seed=3)
+    sizes = []
+    for q in [1, 0.5, 0]:
+        m.quality = q
+        with torch.no_grad():
+            ref = m(x)["x_hat"]
+        payload = m.compress(x)
+        assert torch.equal(m.decompress(payload), ref)
+        sizes.append(sum(len(s) for s in payload.streams))
+    assert sizes[0] > sizes[1] > sizes[2]
+
+
+def test_only_gain_unit_models_reach_below_their_ladder():
+    assert zoo.parse_quality("channel-checkerboard-vr", "0") == 0
+    assert zoo.parse_quality("mean-scale-vr", 0.25) == 0.25
+    assert zoo.spec("checkerboard-vr").quality_range == (0.0, 8.0)
+    for name, q in [("mean-scale-vr", "-0.5"), ("qarv", "0.5"), ("hyperprior", "0")]:
+        with pytest.raises(HycoError, match="qualities"):
+            zoo.parse_quality(name, q)
+    assert zoo.lmbda_at("mean-scale-vr", 0) == pytest.approx(0.0018 ** 2 / 0.0035)
 
 
 def test_zoo_serves_every_quality_from_one_model():
