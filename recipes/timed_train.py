@@ -53,6 +53,8 @@ def main() -> None:
     # fastest; set after construction, where a prior's latent cache sees every image's own size
     torch.backends.cudnn.benchmark = True
     trainer.rundir.mkdir(parents=True, exist_ok=True)
+    config = trainer.rundir / "config.json"  # now, so a run stopped in its probe can resume
+    config.write_text(json.dumps(asdict(cfg), indent=2))
     desc = f"{cfg.model} q{cfg.quality}"
     trainer.loop(a.probe // 2, desc)
     t1 = time.perf_counter()
@@ -63,7 +65,7 @@ def main() -> None:
     cfg.steps = trainer.total_steps = total
     cfg.milestones = [int(total * f) for f in a.milestones]
     trainer.schedule.milestones = list(cfg.milestones)
-    (trainer.rundir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    config.write_text(json.dumps(asdict(cfg), indent=2))
     print(f"{rate:.2f} steps/s after {t2 - start:.0f} s: {total} steps in all, "
           f"milestones {cfg.milestones}", flush=True)
     trainer.loop(total, desc)

@@ -21,7 +21,7 @@ def _images(folder: Path, n: int = 2) -> Path:
 
 def test_timed_train_sets_steps_and_milestones_from_the_budget(tmp_path):
     data, run, out = _images(tmp_path / "data"), tmp_path / "run", tmp_path / "w.safetensors"
-    cmd = [sys.executable, str(RECIPES / "timed_train.py"), "8", "--probe", "4", "--reserve", "0",
+    cmd = [sys.executable, str(RECIPES / "timed_train.py"), "15", "--probe", "4", "--reserve", "0",
            "--milestones", "0.5", "--export", str(out), "--", "--model", "factorized",
            "--quality", "1", "--data", str(data), "--batch-size", "1", "--crop", "32",
            "--schedule", "multistep", "--log-every", "2", "--out", str(run), "--threads", "1"]

@@ -109,11 +109,11 @@ class CropDataset:
 class Prefetcher:
     """The batches of a :class:`CropDataset`, drawn a few steps ahead in worker threads.
 
-    Why: on a GPU a step of the default model takes less time than drawing its crops does
-    (about 38 ms for 16 crops of 256x256, two candidates each, on one core), so the
-    accelerator would wait for the CPU. A batch is a pure function of ``(seed, step, rank)``,
-    so drawing it early, on another thread, changes nothing the run computes; numpy releases
-    the GIL for the crops' arithmetic, so the threads run in parallel.
+    Why: drawing a batch's crops takes one core about 38 ms (16 crops of 256x256, two
+    candidates each), which a GPU step of the default model is expected to undercut (not yet
+    measured on one), so the accelerator would wait for the CPU. A batch is a pure function
+    of ``(seed, step, rank)``, so drawing it early, on another thread, changes nothing the run
+    computes; numpy releases the GIL for the crops' arithmetic, so the threads run in parallel.
     """
 
     def __init__(self, data: CropDataset, size: int, rank: int = 0, depth: int = 8,
