@@ -56,9 +56,9 @@ def main() -> None:
     config = trainer.rundir / "config.json"  # now, so a run stopped in its probe can resume
     config.write_text(json.dumps(asdict(cfg), indent=2))
     desc = f"{cfg.model} q{cfg.quality}"
-    trainer.loop(a.probe // 2, desc)
+    trainer.loop(a.probe // 2, desc, final=False)
     t1 = time.perf_counter()
-    trainer.loop(a.probe, desc)
+    trainer.loop(a.probe, desc, final=False)
     t2 = time.perf_counter()
     rate = (a.probe - a.probe // 2) / (t2 - t1)
     total = a.probe + max(0, int(rate * (a.seconds - (t2 - start) - a.reserve)))

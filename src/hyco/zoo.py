@@ -140,10 +140,7 @@ def parse_quality(name: str, quality: int | float | str) -> int | float | str:
         if str(quality) in s.sizes:
             return str(quality)
         raise HycoError(f"{name} has qualities {', '.join(s.qualities)}, not {quality}")
-    lo, hi = s.qualities[0], s.qualities[-1]
-    if s.variable_rate:
-        lo = s.quality_range[0]
-        lo = int(lo) if lo.is_integer() else lo
+    lo, hi = (int(v) if v.is_integer() else v for v in s.quality_range)
     if isinstance(quality, str) and quality.startswith("lmbda="):  # headers of QARV files
         return lmbda_quality(name, quality[len("lmbda="):])
     try:

@@ -54,3 +54,10 @@ def test_prefetched_batches_equal_drawn_ones_also_after_a_jump(tmp_path):
     ahead = Prefetcher(ds, size=4, depth=3, workers=2)
     for step in [0, 1, 2, 9, 10, 4]:  # 9: a resume past the drawn-ahead steps; 4: back again
         assert torch.equal(ahead.batch(step), ds.batch(step, 4))
+
+
+def test_prefetcher_draws_nothing_past_the_end(tmp_path):
+    ds = CropDataset(_folder(tmp_path), crop=32, seed=5)
+    ahead = Prefetcher(ds, size=4, depth=8, workers=2)
+    assert torch.equal(ahead.batch(3, stop=5), ds.batch(3, 4))
+    assert sorted(ahead._ahead) == [4]  # step 4 drawn ahead, nothing from the end (5) on

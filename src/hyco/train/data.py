@@ -122,11 +122,13 @@ class Prefetcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crops")
         self._ahead: dict[int, Future] = {}
 
-    def batch(self, step: int) -> torch.Tensor:
-        """What ``data.batch(step, size, rank)`` returns, mostly drawn already."""
+    def batch(self, step: int, stop: int | None = None) -> torch.Tensor:
+        """What ``data.batch(step, size, rank)`` returns, mostly drawn already; nothing is
+        drawn for steps from ``stop`` (the run's end) on."""
         for old in [s for s in self._ahead if s < step]:  # a jump (resume): drop what is stale
             self._ahead.pop(old).cancel()
-        for s in range(step, step + self.depth):
+        end = step + self.depth if stop is None else max(step + 1, min(step + self.depth, stop))
+        for s in range(step, end):
             if s not in self._ahead:
                 self._ahead[s] = self._pool.submit(self.data.batch, s, self.size, self.rank)
         return self._ahead.pop(step).result()

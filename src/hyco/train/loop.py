@@ -191,7 +191,9 @@ class StepLoop:
         torch.set_rng_state(state["rng"])
         self.step = int(state["step"])
 
-    def loop(self, total: int, desc: str, show: bool = True) -> None:
+    def loop(self, total: int, desc: str, show: bool = True, final: bool = True) -> None:
+        """Train up to step ``total``. ``final=False``: that step is not the run's end (a
+        timed run's probe), so it gets no end-of-run validation, only the checkpoint."""
         cfg = self.cfg
         window: list[dict] = []
         bar = tqdm(total=total, initial=self.step, disable=not show, unit="step",
@@ -208,7 +210,7 @@ class StepLoop:
                 self.log.row("train", self.step, mean)
                 self.observe(mean)
                 window = []
-            self.periodic(total)
+            self.periodic(total if final else -1)
             if self.step % cfg.ckpt_every == 0 or self.step == total:
                 self.save()
         bar.close()
@@ -308,7 +310,7 @@ class Trainer(StepLoop):
     # -- the loop --------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
-        x = (self.batches.batch(self.step) if self.batches is not None
+        x = (self.batches.batch(self.step, self.total_steps) if self.batches is not None
              else self.data.batch(self.step, cfg.batch_size, self.rank)).to(self.device)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
