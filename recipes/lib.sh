@@ -38,6 +38,8 @@ train_resumable() {
   else
     local init=()
     [[ -f "$state" && "${FRESH:-0}" != 1 ]] && init=(--init "$state")
+    # INIT=FILE: another start than STATE (e.g. the grown transforms of recipes/widen.py)
+    [[ -n "${INIT:-}" ]] && init=(--init "$INIT")
     hyco train "$@" --out "$rundir" --steps "$steps" --threads "$threads" "${init[@]}"
   fi
   mkdir -p "$(dirname "$state")"

@@ -145,7 +145,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"{'model':<14} {'quality':<8} {'N':>4} {'M':>4} {'lambda':>8}  weights")
     for name, s in zoo.MODELS.items():
         if s.variable_rate:  # one set of weights, any quality in the range
-            n, m = s.sizes[s.qualities[0]]
+            # the size the shipped weights were trained at (a grown model: hyco.image.widen)
+            n, m = (zoo.weights_size(zoo.shipped_weights(name, s.qualities[0]))
+                    or s.sizes[s.qualities[0]])
             rate = f"{s.lmbda_range[0]:g}-{s.lmbda_range[1]:g}" if s.lmbda_range else "ladder"
             default = ", default" if name == zoo.DEFAULT_MODEL else ""
             span = "{:.1f}-{:.1f}".format(*s.quality_range)

@@ -206,11 +206,15 @@ def shipped_weights(name: str, quality: int | float) -> Path | None:
     return path if path.is_file() else None
 
 
-def build(name: str, quality: int) -> ImageCodec:
-    """The architecture for (name, quality) with seeded random weights."""
+def build(name: str, quality: int, size: tuple[int, int] | None = None) -> ImageCodec:
+    """The architecture for (name, quality) with seeded random weights.
+
+    ``size`` (N, M) overrides the spec's: a weights file records the size it was trained
+    at (:func:`weights_size`), so a model grown after shipping (``hyco.image.widen``) keeps
+    its name, and what decodes its files builds it at its own size."""
     s = spec(name)
     q = parse_quality(name, quality)
-    n, m = s.sizes[q if s.named else int(q)]
+    n, m = size or s.sizes[q if s.named else int(q)]
     seed_name = name if s.variable_rate else f"{name}-q{q}"  # one model serves every rate
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(zlib.crc32(seed_name.encode()))
@@ -218,6 +222,22 @@ def build(name: str, quality: int) -> ImageCodec:
     if s.variable_rate:
         model.quality = q
     return model
+
+
+def weights_size(path: str | Path | None) -> tuple[int, int] | None:
+    """(N, M) a weights file was trained at, from its metadata (a prior-only file: from its
+    base's); None for files that predate the record (the spec's size then)."""
+    if path is None:
+        return None
+    meta = weights_metadata(path)
+    if "n" in meta and "m" in meta:
+        return int(meta["n"]), int(meta["m"])
+    own = MODELS.get(meta.get("model", ""))
+    base = getattr(own.cls, "base_model", None) if own else None
+    if base and meta.get("base_digest"):
+        return weights_size(find_base(base, meta["base_digest"], Path(path).parent,
+                                      f"{path}: {meta['model']} weights"))
+    return None
 
 
 def load_weights(model: ImageCodec, path: str | Path, base_ok: bool = False) -> None:
@@ -300,11 +320,11 @@ def save_weights(model: ImageCodec, path: str | Path, quality: int | str,
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         model = build(model.name, quality if not spec(model.name).variable_rate
-                      else spec(model.name).qualities[0])
+                      else spec(model.name).qualities[0], size=(model.n, model.m))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                for k, v in state.items()})
     meta = {"model": model.name, "quality": str(quality), "digest": model.digest(),
-            **(extra or {})}
+            "n": str(model.n), "m": str(model.m), **(extra or {})}
     if base is not None:
         state, meta["base_digest"] = _without_base(model, state, base)
     write_atomic(path, save(state, metadata=meta), force=True)
@@ -337,8 +357,8 @@ def weights_metadata(path: str | Path) -> dict[str, str]:
 @functools.lru_cache(maxsize=8)
 def _load_cached(name: str, quality: int | float, weights: str | None,
                  _stamp: tuple) -> ImageCodec:
-    model = build(name, quality)
     path = weights or shipped_weights(name, quality)
+    model = build(name, quality, size=weights_size(path))
     if path is not None:
         load_weights(model, path)
     return model.eval()

@@ -67,6 +67,7 @@ class TrainConfig:
     save_recons: int = 2
     seed: int = 0
     init: str | None = None
+    size: list[int] | None = None  # (N, M): the --init file's (zoo.weights_size), else the spec's
     warm_prior: str | None = None  # a prior of other transforms, its prior parts over --init
     init_steps: int = 0  # steps already behind --init weights (read from their metadata)
     base_steps: int = 0  # checkerboard-vr: the steps of the frozen base model's weights
@@ -229,7 +230,10 @@ class Trainer(StepLoop):
             f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
         config.bf16 = resolve_bf16(config.bf16, self.device)
 
-        self.model = zoo.build(config.model, config.quality).to(self.device)
+        if config.size is None and config.init and not resume:
+            size = zoo.weights_size(config.init)  # a grown model trains at its own size
+            config.size = list(size) if size else None
+        self.model = zoo.build(config.model, config.quality, _size(config)).to(self.device)
         check_level_weights(config.level_weights, getattr(self.model, "levels", None))
         if config.init and not resume:
             zoo.load_weights(self.model, config.init, base_ok=True)
@@ -401,7 +405,7 @@ def export(rundir: str | Path, out: str | Path | None = None,
         raise HycoError(f"{rundir}: not a training run folder (no config.json)")
     cfg = TrainConfig(**json.loads(cfg_path.read_text()))
     if model is None:
-        model = zoo.build(cfg.model, cfg.quality)
+        model = zoo.build(cfg.model, cfg.quality, _size(cfg))
         model.load_state_dict(checkpoint.load(rundir)["model"])
     path = Path(out) if out else rundir / f"{cfg.model}-q{cfg.quality}.safetensors"
     steps = checkpoint.load(rundir)["step"] if (rundir / checkpoint.CHECKPOINT).exists() else 0
@@ -410,6 +414,10 @@ def export(rundir: str | Path, out: str | Path | None = None,
                             "steps": str(steps + cfg.init_steps),
                             **({"base_steps": str(cfg.base_steps)} if cfg.base_steps else {})})
     return path
+
+
+def _size(config: TrainConfig) -> tuple[int, int] | None:
+    return (int(config.size[0]), int(config.size[1])) if config.size else None
 
 
 def trainer_class(config: TrainConfig) -> type[Trainer]:

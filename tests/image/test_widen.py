@@ -1,0 +1,80 @@
+"""Growing the latent of a trained variable-rate model: same pictures, near-free new channels,
+and a grown weights file that the zoo, the codec and the trainer all build at its own size."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import smooth_images, trained_tiny, uint8_image
+from hyco import api, zoo
+from hyco.files import tensor_to_array
+from hyco.image import VariableRateMeanScale
+from hyco.image.variable_rate import gain_ladder
+from hyco.image.widen import widen_latent
+from hyco.train import TrainConfig, Trainer
+from hyco.train.losses import bits_per_pixel
+
+
+@pytest.fixture(scope="module")
+def narrow() -> VariableRateMeanScale:
+    return trained_tiny("mean-scale-vr", steps=300)
+
+
+@pytest.mark.parametrize("quality", [1, 4.5, 8])
+def test_grown_model_reconstructs_as_the_narrow_one(narrow, quality):
+    x = smooth_images(2, 64, 64, seed=3)
+    wide = widen_latent(narrow, 40, sample=x).eval()
+    assert wide.m == 40 and wide.g_a[-1].out_channels == 40 and wide.g_s[0].in_channels == 40
+    narrow.quality = wide.quality = quality
+    with torch.no_grad():
+        a, b = narrow(x), wide(x)
+    assert torch.allclose(a["x_hat"], b["x_hat"], atol=1e-6)
+    # the old channels keep their tables; the new ones, near zero, cost almost nothing
+    assert torch.equal(a["likelihoods"]["z"], b["likelihoods"]["z"])
+    torch.testing.assert_close(a["likelihoods"]["y"], b["likelihoods"]["y"][:, :24])
+    bits_a = float(bits_per_pixel(a["likelihoods"], 64 * 64))
+    bits_b = float(bits_per_pixel(b["likelihoods"], 64 * 64))
+    assert bits_a <= bits_b <= 1.05 * bits_a
+
+
+def test_new_channels_are_random_on_the_analysis_side_only(narrow):
+    wide = widen_latent(narrow, 40, seed=1)
+    assert wide.g_a[-1].weight[24:].abs().sum() > 0  # new analysis filters: something to carry
+    assert wide.g_s[0].weight[24:].abs().sum() == 0  # the synthesis ignores them until trained
+    assert wide.h_a[0].weight[:, 24:].abs().sum() == 0  # the hyper-latent is unchanged
+    assert torch.equal(wide.gain[:, 24:].detach(), gain_ladder(8, 16))  # new gains: the ladder
+    assert torch.equal(widen_latent(narrow, 40, seed=1).g_a[-1].weight, wide.g_a[-1].weight)
+
+
+def test_widen_refuses_to_shrink_and_the_priors(narrow):
+    with pytest.raises(ValueError, match="grows"):
+        widen_latent(narrow, 24)
+    prior_model = zoo.build("checkerboard-vr", 3, size=(16, 24))
+    with pytest.raises(TypeError, match="base model"):
+        widen_latent(prior_model, 40)
+
+
+def test_grown_weights_load_code_and_train_at_their_size(narrow, tmp_path):
+    wide = widen_latent(narrow, 40, sample=smooth_images(1, 64, 64))
+    path = tmp_path / "wide.safetensors"
+    zoo.save_weights(wide, path, 3, half=True)
+    assert zoo.weights_size(path) == (16, 40)
+    loaded = zoo.load("mean-scale-vr", 5, path)
+    assert (loaded.n, loaded.m) == (16, 40)
+    arr = uint8_image(70, 90, seed=4)
+    data = api.compress(arr, model="mean-scale-vr", quality=5, weights=path)
+    out = np.asarray(api.decompress(data, weights=path))
+    x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        want = loaded(loaded.pad(x))["x_hat"][..., :70, :90].clamp(0, 1)
+    assert np.array_equal(out, tensor_to_array(want))
+    # training from the grown file builds the grown architecture, and exports it so
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    Image.fromarray(uint8_image(80, 80, seed=5)).save(data_dir / "a.png")
+    cfg = TrainConfig(model="mean-scale-vr", quality=3, data=str(data_dir),
+                      out=str(tmp_path / "run"), steps=1, batch_size=1, crop=64,
+                      init=str(path))
+    trainer = Trainer(cfg)
+    assert trainer.model.m == 40 and cfg.size == [16, 40]
