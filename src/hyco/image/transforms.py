@@ -30,7 +30,9 @@ def scale_synthesis(n: int, m: int) -> nn.Sequential:
                          conv(n, m, 3, 1), nn.ReLU())
 
 
-def mean_scale_synthesis(n: int, m: int) -> nn.Sequential:
-    """z -> (scales, means) of y, 2m channels."""
-    return nn.Sequential(deconv(n, m), nn.LeakyReLU(), deconv(m, m * 3 // 2), nn.LeakyReLU(),
-                         conv(m * 3 // 2, m * 2, 3, 1))
+def mean_scale_synthesis(n: int, m: int, hidden: int | None = None) -> nn.Sequential:
+    """z -> (scales, means) of y, 2m channels; hidden widths ``hidden`` and 1.5x it
+    (default: m, CompressAI's layout)."""
+    h = hidden or m
+    return nn.Sequential(deconv(n, h), nn.LeakyReLU(), deconv(h, h * 3 // 2), nn.LeakyReLU(),
+                         conv(h * 3 // 2, m * 2, 3, 1))

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from hyco.entropy.gaussian import TABLE_SHIFT
 from hyco.image.hyperprior import MeanScaleHyperprior
+from hyco.image.transforms import hyper_analysis, mean_scale_synthesis
 from hyco.nn.exact import exact_forward
 from hyco.nn.ops import round_through
 from hyco.payload import Payload
@@ -34,6 +35,7 @@ N_LEVELS = 8
 LEVEL_RATIO = 2 ** 0.475  # sqrt of the zoo's lambda ratio per level (0.0018 .. 0.18 over 7)
 REF_LEVEL = 4.5  # the geometric middle of the ladder keeps gain 1
 MIN_QUALITY = 0.0  # one extrapolated step below level 1 (VariableRateMeanScale._gains)
+HYPER_HIDDEN = 192  # the hyper-synthesis' hidden width at most (and 1.5x it), whatever M
 
 
 def gain_ladder(levels: int, channels: int) -> Tensor:
@@ -57,6 +59,14 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         self.hyper_gain = nn.Parameter(torch.ones(levels, n))
         self.hyper_inv_gain = nn.Parameter(torch.ones(levels, n))
         self.quality: float = 1.0  # MIN_QUALITY .. levels, fractional allowed
+
+    def _hyper_transforms(self, n: int, m: int) -> tuple[nn.Sequential, nn.Sequential]:
+        """As the mean-scale hyperprior's, but the hyper-synthesis' hidden layers stay at
+        :data:`HYPER_HIDDEN` (192, 288) for a wider latent: what they carry comes from the
+        N = 128 hyper-latent channels, and at M = 320 CompressAI's widths (320, 480) would
+        make it 7.6 M of the model's parameters instead of 3.6 M (hyco.image.widen)."""
+        return hyper_analysis(n, m, nn.LeakyReLU), mean_scale_synthesis(
+            n, m, min(m, HYPER_HIDDEN))
 
     def _gains(self, table: Tensor) -> Tensor:
         """The (1, C, 1, 1) gain of ``self.quality``: linear between neighbouring levels.

@@ -12,10 +12,11 @@ so the shipped model is grown instead, Net2Net-style (Chen et al. 2016):
 - the analysis gets new output filters (small random), the synthesis zero weights from the
   new channels: the reconstruction is exactly the narrow model's, and the synthesis' first
   gradient on a new channel is its correlation with the remaining error;
-- the hyper-analysis gets zero weights from them (the hyper-latent is unchanged), the
-  hyper-synthesis new hidden channels (random in, zero out) and, for each new channel, a
-  scale output of bias 0 (the coder's minimum scale) and a mean of 0: the new channels,
-  near zero, cost almost no bits until training gives them something to carry;
+- the hyper-analysis gets zero weights from them (the hyper-latent is unchanged), and the
+  hyper-synthesis (whose hidden widths stay, ``variable_rate.HYPER_HIDDEN``), for each new
+  channel, a scale output of weights and bias 0 (the coder's minimum scale) and a mean of 0:
+  the new channels, near zero, cost almost no bits until training gives them something to
+  carry;
 - the gains of the new channels start on the ladder, as a fresh model's do.
 
 The grown model then trains as any other (``hyco train --init``); its weights file records
