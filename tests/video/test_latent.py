@@ -14,6 +14,7 @@ from hyco.video.coding import compress_video, decompress_video
 from hyco.video.color import rgb_to_yuv420
 from hyco.video.io import VideoInfo
 from hyco.video.latent import LatentInter, LatentPrior
+from hyco.video.weights import load as load_video_weights
 from hyco.video.weights import save_weights
 
 
@@ -126,6 +127,19 @@ def test_a_still_frame_reuses_the_reference_hyper_latent():
 def test_needs_a_mean_scale_vr_intra_codec():
     with pytest.raises(HycoError, match="mean-scale-vr"):
         LatentInter(build("latent"), zoo.load("factorized", 1), "3")
+
+
+def test_prior_and_i_frames_must_share_the_latent_size(tmp_path):
+    """A grown default (hyco.image.widen) needs a prior of its size; the size travels in
+    the prior's weights file."""
+    wide_intra = zoo.build("mean-scale-vr", 3, size=(128, 256))
+    with pytest.raises(HycoError, match="256"):
+        LatentInter(build("latent"), wide_intra, "3")
+    prior = build("latent", latent_m=256)
+    LatentInter(prior, wide_intra, "3")  # fits
+    path = tmp_path / "latent.safetensors"
+    save_weights(prior, path)
+    assert load_video_weights("latent", path).m == 256
 
 
 SCRIPT = """

@@ -82,15 +82,22 @@ class VideoTrainConfig:
 _GAUSSIAN = GaussianConditional()
 
 
-def build(variant: str, size: str = "small") -> HyCoVC | LatentPrior:
-    """The architecture, seeded so every process builds the same untrained model."""
+def build(variant: str, size: str = "small", latent_m: int | None = None
+          ) -> HyCoVC | LatentPrior:
+    """The architecture, seeded so every process builds the same untrained model;
+    ``latent_m``: the latent variant's channels (its I-frame model's M; default 192)."""
     if size not in CONFIGS:
         raise HycoError(f"unknown HyCoVC size {size!r} (known: {', '.join(CONFIGS)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(zlib.crc32(f"hycovc-{variant}-{size}".encode()))
         if variant == "latent":  # its size is the image codec's latent
-            return LatentPrior()
+            return LatentPrior(latent_m or LatentPrior.M)
         return HyCoVC(variant, CONFIGS[size])
+
+
+def _intra_m(cfg: VideoTrainConfig) -> int | None:
+    """The latent variant's size: the latent channels of the I-frame codec it conditions on."""
+    return zoo.load(zoo.DEFAULT_MODEL).m if cfg.variant == "latent" else None
 
 
 class VideoTrainer(StepLoop):
@@ -98,7 +105,7 @@ class VideoTrainer(StepLoop):
         self.cfg = cfg
         cfg.bf16 = resolve_bf16(cfg.bf16, torch.device("cpu"))
         self.rundir = Path(cfg.out)
-        self.model = build(cfg.variant, cfg.size)
+        self.model = build(cfg.variant, cfg.size, _intra_m(cfg))
         check_level_weights(cfg.level_weights, self.model.levels)
         if cfg.init and not resume:
             from hyco.video.weights import load_weights, weights_metadata
@@ -300,7 +307,7 @@ def export(rundir: str | Path, out: str | Path, model: HyCoVC | None = None,
     cfg = VideoTrainConfig(**json.loads((rundir / "config.json").read_text()))
     state = checkpoint.load(rundir)
     if model is None:
-        model = build(cfg.variant, cfg.size)
+        model = build(cfg.variant, cfg.size, _intra_m(cfg))
         model.load_state_dict(state["model"])
     save_weights(model, out, {"size": cfg.size, "steps": str(state["step"] + cfg.init_steps)},
                  half=half)

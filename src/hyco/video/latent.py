@@ -161,6 +161,9 @@ class LatentInter:
 
     def __init__(self, prior: LatentPrior, intra: object, quality: str, skip: bool = True):
         self.prior, self.intra, self.quality = prior, intra_codec(intra), float(quality)
+        if prior.m != self.intra.m:  # a prior of another latent size (a grown default)
+            raise HycoError(f"the latent video prior codes {prior.m}-channel latents, but the "
+                            f"I-frame model has {self.intra.m} (retrain it on that model)")
         if not 1 <= self.quality <= self.intra.levels:
             raise HycoError(f"hycovc quality must be 1..{self.intra.levels}, not {quality}")
         # False: code every block with the frame's own hyper-latent, as before the skip map

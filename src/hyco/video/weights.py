@@ -43,6 +43,8 @@ def save_weights(model: HyCoVC, path: str | Path, extra: dict[str, str] | None =
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     meta = {"model": "hycovc", "variant": model.variant, **(extra or {})}
+    if hasattr(model, "m"):  # the latent prior's size: its I-frame model's latent channels
+        meta["m"] = str(model.m)
     write_atomic(path, save(state, metadata=meta), force=True)
 
 
@@ -51,8 +53,8 @@ def _load(variant: str, weights: str | None, _stamp: tuple) -> HyCoVC:
     from hyco.train.video import build
 
     path = weights or shipped(variant)
-    size = weights_metadata(path).get("size", "small") if path is not None else "small"
-    model = build(variant, size)
+    meta = weights_metadata(path) if path is not None else {}
+    model = build(variant, meta.get("size", "small"), int(meta["m"]) if "m" in meta else None)
     if path is not None:
         load_weights(model, path)
     return model.eval()
