@@ -224,10 +224,12 @@ def build(name: str, quality: int, size: tuple[int, int] | None = None) -> Image
     return model
 
 
-def weights_size(path: str | Path | None) -> tuple[int, int] | None:
+def weights_size(path: str | Path | None, name: str | None = None) -> tuple[int, int] | None:
     """(N, M) a weights file was trained at, from its metadata (a prior-only file: from its
-    base's); None for files that predate the record (the spec's size then)."""
-    if path is None:
+    base's); None for files that predate the record (the spec's size then). With ``name``:
+    only for a variable-rate model, whose one set of weights may be grown
+    (``hyco.image.widen``); a ladder model's size is its quality's, whatever a file says."""
+    if path is None or (name is not None and not spec(name).variable_rate):
         return None
     meta = weights_metadata(path)
     if "n" in meta and "m" in meta:
@@ -358,7 +360,7 @@ def weights_metadata(path: str | Path) -> dict[str, str]:
 def _load_cached(name: str, quality: int | float, weights: str | None,
                  _stamp: tuple) -> ImageCodec:
     path = weights or shipped_weights(name, quality)
-    model = build(name, quality, size=weights_size(path))
+    model = build(name, quality, size=weights_size(path, name))
     if path is not None:
         load_weights(model, path)
     return model.eval()

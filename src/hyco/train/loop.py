@@ -231,7 +231,7 @@ class Trainer(StepLoop):
         config.bf16 = resolve_bf16(config.bf16, self.device)
 
         if config.size is None and config.init and not resume:
-            size = zoo.weights_size(config.init)  # a grown model trains at its own size
+            size = zoo.weights_size(config.init, config.model)  # a grown one: its own size
             config.size = list(size) if size else None
         self.model = zoo.build(config.model, config.quality, _size(config)).to(self.device)
         check_level_weights(config.level_weights, getattr(self.model, "levels", None))
