@@ -28,7 +28,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture
 def tiny(monkeypatch):
     """Trainers build a tiny HiFiC (seeded) instead of the zoo's small configuration."""
-    def build(name, quality):
+    def build(name, quality, size=None):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             return HiFiC(16, 24, base=8, blocks=1)
