@@ -23,7 +23,7 @@ fi
 need_corpus
 train_resumable "$RUNDIR" "$STATE" "${1:-100000}" "${2:-2}" \
   --model mean-scale-vr --quality 3 --data cache/corpus --val cache/corpus_val \
-  --batch-size "${BATCH:-8}" --crop "${CROP:-128}" \
+  --batch-size "${BATCH:-4}" --crop "${CROP:-256}" \
   --crop-candidates "${CANDIDATES:-2}" ${LEVEL_WEIGHTS:+--level-weights $LEVEL_WEIGHTS} --lr "${LR:-3e-4}" --bf16 \
   --schedule "${SCHEDULE:-constant}" ${MILESTONES:+--milestones $MILESTONES} \
   --gamma "${GAMMA:-0.1}" --ckpt-every 250 --val-every 1000 --log-every 50 --seed "${SEED:-0}"
