@@ -47,7 +47,8 @@ def main() -> None:
     sample = torch.cat([c[..., :side, :side] for c in crops])
     wide = widen_latent(narrow, args.latent, seed=args.seed, sample=sample)
     extra = {k: meta[k] for k in ("lmbda", "metric", "steps") if k in meta}
-    zoo.save_weights(wide, args.out, 3, extra={**extra, "grown_from": meta["digest"]})
+    zoo.save_weights(wide, args.out, 3, extra={**extra, "grown_from": meta["digest"],
+                                               "grown_m": str(narrow.m)})
     print(f"{args.out}: M {narrow.m} -> {wide.m}, N {wide.n}, digest {wide.digest()}, "
           f"{meta.get('steps', '?')} steps behind it")
 

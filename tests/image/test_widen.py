@@ -8,10 +8,11 @@ from PIL import Image
 
 from conftest import smooth_images, trained_tiny, uint8_image
 from hyco import api, zoo
+from hyco.errors import HycoError
 from hyco.files import tensor_to_array
 from hyco.image import VariableRateMeanScale
 from hyco.image.variable_rate import gain_ladder
-from hyco.image.widen import widen_latent
+from hyco.image.widen import grown_mask, widen_latent
 from hyco.train import TrainConfig, Trainer
 from hyco.train.losses import bits_per_pixel
 
@@ -78,3 +79,36 @@ def test_grown_weights_load_code_and_train_at_their_size(narrow, tmp_path):
                       init=str(path))
     trainer = Trainer(cfg)
     assert trainer.model.m == 40 and cfg.size == [16, 40]
+
+
+def test_grown_only_trains_the_new_channels_alone(narrow, tmp_path):
+    wide = widen_latent(narrow, 40, sample=smooth_images(1, 64, 64))
+    path = tmp_path / "wide.safetensors"
+    zoo.save_weights(wide, path, 3, extra={"grown_m": "24"})
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    Image.fromarray(uint8_image(80, 80, seed=6)).save(data_dir / "a.png")
+    cfg = TrainConfig(model="mean-scale-vr", quality=3, data=str(data_dir),
+                      out=str(tmp_path / "run"), steps=3, batch_size=2, crop=64, lr=1e-2,
+                      init=str(path), grown_only=True)
+    trainer = Trainer(cfg)
+    before = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+    for _ in range(3):
+        trainer.train_step()
+    after = trainer.model.state_dict()
+    masks = grown_mask(trainer.model, 24)
+    assert set(masks) >= {"g_a.6.weight", "g_s.0.weight", "h_a.0.weight", "gain", "h_s.4.weight"}
+    for k, v in after.items():
+        if k.endswith("quantiles"):
+            continue
+        if k in masks:
+            old = masks[k] == 0
+            assert torch.equal(v[old], before[k][old]), k  # the old entries stay
+        else:
+            assert torch.equal(v, before[k]), k  # the frozen parameters stay
+    assert not torch.equal(after["g_s.0.weight"][24:], before["g_s.0.weight"][24:])
+    plain = tmp_path / "plain.safetensors"
+    zoo.save_weights(wide, plain, 3)
+    with pytest.raises(HycoError, match="widen"):
+        Trainer(TrainConfig(**{**cfg.__dict__, "init": str(plain), "out": str(tmp_path / "r2"),
+                               "grown_m": 0}))

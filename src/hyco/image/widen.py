@@ -108,3 +108,29 @@ def _hyper_out(have: Tensor, shape: torch.Size, old: int, m: int) -> Tensor:
     new[(slice(0, old), *cols[1:])] = have[:old]
     new[(slice(m, m + old), *cols[1:])] = have[old:]
     return new
+
+
+def grown_mask(wide: VariableRateMeanScale, old_m: int) -> dict[str, Tensor]:
+    """Per parameter of a grown model, 1 where it belongs to the channels added beyond
+    ``old_m`` (parameters without any: absent). What ``hyco train --grown-only`` trains.
+
+    Why a stage of its own: trained all together at the shipped model's learning rate, the
+    new channels were not taken up (their near-zero latents cost bits before the synthesis
+    learns to use them, so the rate term shrinks them; BENCHMARKS.md), while the new channels
+    alone at a higher rate, the rest frozen, lifted the top quality's ceiling within minutes.
+    """
+    narrow = VariableRateMeanScale(wide.n, old_m, wide.levels).state_dict()
+    masks = {}
+    for name, p in wide.named_parameters():
+        old = narrow[name].shape
+        if old == p.shape:
+            continue
+        mask = torch.ones_like(p, dtype=torch.float32)
+        if name.startswith("h_s.4."):  # the old scales and means sit at 0.. and M..
+            cols = (slice(0, old[1]),) if p.dim() > 1 else ()
+            mask[(slice(0, old_m), *cols)] = 0
+            mask[(slice(wide.m, wide.m + old_m), *cols)] = 0
+        else:
+            mask[tuple(slice(0, n) for n in old)] = 0
+        masks[name] = mask
+    return masks

@@ -68,6 +68,8 @@ class TrainConfig:
     seed: int = 0
     init: str | None = None
     size: list[int] | None = None  # (N, M): the --init file's (zoo.weights_size), else the spec's
+    grown_only: bool = False  # train only the channels a grown --init added (hyco.image.widen)
+    grown_m: int = 0  # the latent channels before growing (from the --init file's metadata)
     warm_prior: str | None = None  # a prior of other transforms, its prior parts over --init
     init_steps: int = 0  # steps already behind --init weights (read from their metadata)
     base_steps: int = 0  # checkerboard-vr: the steps of the frozen base model's weights
@@ -245,6 +247,8 @@ class Trainer(StepLoop):
         if config.warm_prior and not resume:  # a new base round: the old prior, warm
             zoo.load_prior(self.model, config.warm_prior)
             config.init_steps = int(zoo.weights_metadata(config.warm_prior).get("steps", 0))
+        if config.grown_only:
+            self._freeze_all_but_grown(resume)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)
@@ -272,6 +276,26 @@ class Trainer(StepLoop):
         self.val_images = (load_val_images(config.val, config.val_images)
                            if config.val and self.rank == 0 else [])
         self.log = RunLog(self.rundir, enabled=self.rank == 0)
+
+    def _freeze_all_but_grown(self, resume: bool) -> None:
+        """Only the grown channels learn (their entries of the grown tensors; the entropy
+        model's quantiles still follow): gradients elsewhere are masked to zero, so Adam,
+        starting from zero moments, leaves those entries exactly as they were."""
+        from hyco.image.widen import grown_mask
+
+        cfg = self.cfg
+        if not resume:
+            meta = zoo.weights_metadata(cfg.init) if cfg.init else {}
+            if "grown_m" not in meta:
+                raise HycoError("--grown-only needs --init weights made by recipes/widen.py")
+            cfg.grown_m = int(meta["grown_m"])
+        masks = grown_mask(self.model, cfg.grown_m)
+        for name, p in self.model.named_parameters():
+            if name in masks:
+                mask = masks[name].to(p.device)
+                p.register_hook(lambda g, mask=mask: g * mask)
+            elif not name.endswith("quantiles"):
+                p.requires_grad_(False)
 
     def _dataset(self) -> CropDataset | None:
         """The image crops a step trains on; a trainer that never reads them returns None,
