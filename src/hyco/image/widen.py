@@ -5,7 +5,7 @@ own limit (the latent passed to the synthesis unrounded) sits there too, whateve
 The latent has M = 192 channels per 16 x 16 x 3 = 768 pixel values. A linear transform of the
 same shape (PCA of 16 x 16 blocks of the training corpus, measured on the three validation
 photos) keeps 34.1-37.1 dB with 192 components and 40.6-46.6 dB with 320: at M = 192 the
-dimension itself caps the high rates, which is why CompressAI's top qualities use M = 320.
+dimension itself may cap the high rates (CompressAI's top qualities use M = 320).
 Training a wider model from scratch would throw away every CPU round behind the shipped one,
 so the shipped model is grown instead, Net2Net-style (Chen et al. 2016):
 
@@ -100,13 +100,20 @@ def _grown(key: str, have: Tensor, shape: torch.Size, transposed: bool,
     return new
 
 
+def _old_output_rows(old: int, m: int) -> tuple[slice, slice]:
+    """Where the old channels' scales and means sit in a grown hyper-synthesis output
+    (scales of M, then means of M)."""
+    return slice(0, old), slice(m, m + old)
+
+
 def _hyper_out(have: Tensor, shape: torch.Size, old: int, m: int) -> Tensor:
-    """The hyper-synthesis output (scales of M, then means of M): old rows to their new
-    places, the new channels' rows zero (scale at the coder's minimum, mean 0)."""
+    """The hyper-synthesis output: old rows to their new places, the new channels' rows
+    zero (scale at the coder's minimum, mean 0)."""
     new = torch.zeros(shape, dtype=have.dtype)
-    cols = (slice(None),) if have.dim() == 1 else (slice(None), slice(0, have.shape[1]))
-    new[(slice(0, old), *cols[1:])] = have[:old]
-    new[(slice(m, m + old), *cols[1:])] = have[old:]
+    cols = (slice(0, have.shape[1]),) if have.dim() > 1 else ()
+    scales, means = _old_output_rows(old, m)
+    new[(scales, *cols)] = have[:old]
+    new[(means, *cols)] = have[old:]
     return new
 
 
@@ -126,10 +133,10 @@ def grown_mask(wide: VariableRateMeanScale, old_m: int) -> dict[str, Tensor]:
         if old == p.shape:
             continue
         mask = torch.ones_like(p, dtype=torch.float32)
-        if name.startswith("h_s.4."):  # the old scales and means sit at 0.. and M..
+        if name.startswith("h_s.4."):
             cols = (slice(0, old[1]),) if p.dim() > 1 else ()
-            mask[(slice(0, old_m), *cols)] = 0
-            mask[(slice(wide.m, wide.m + old_m), *cols)] = 0
+            for rows in _old_output_rows(old_m, wide.m):
+                mask[(rows, *cols)] = 0
         else:
             mask[tuple(slice(0, n) for n in old)] = 0
         masks[name] = mask
