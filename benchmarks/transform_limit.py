@@ -2,8 +2,10 @@
 
 For every quality, the mean PSNR of ``g_s(g_a(x))`` with the latent passed through unrounded
 (the autoencoder's own limit: no rate spent can do better), rounded as the codec does, and the
-forward pass's estimated bpp. When the unrounded PSNR is barely above the rounded one at the
-high qualities, extra rate cannot buy fidelity: the transforms are what needs training.
+forward pass's estimated bpp (and, for two or more weights files, each one's BD-rate on these
+rounded points against the first: a quick read of a training change before a Kodak run). When
+the unrounded PSNR is barely above the rounded one at the high qualities, extra rate cannot buy
+fidelity: the transforms are what needs training.
 
     python benchmarks/transform_limit.py cache/corpus_val --weights A.safetensors B.safetensors
 """
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from hyco import zoo
+from hyco.eval.bd import bd_rate
 from hyco.eval.metrics import psnr
 from hyco.files import to_array
 from hyco.train.data import list_images
@@ -53,10 +56,17 @@ def main() -> None:
     images = [to_array(f)[0] for f in list_images(args.folder)]
     print("| weights | quality | est. bpp | PSNR rounded | PSNR unrounded |")
     print("|---|---|---|---|---|")
+    curves = []
     for weights in args.weights:
-        for r in measure(weights, images, args.qualities):
+        curves.append(measure(weights, images, args.qualities))
+        for r in curves[-1]:
             print(f"| {weights or 'shipped'} | {r['quality']} | {r['bpp']:.3f} "
                   f"| {r['rounded']:.2f} | {r['unrounded']:.2f} |")
+    for weights, rows in zip(args.weights[1:], curves[1:], strict=True):
+        rate = bd_rate(*([r[k] for r in curve] for curve in (curves[0], rows)
+                         for k in ("bpp", "rounded")))
+        print(f"BD-rate (est. bpp, rounded PSNR) of {weights} against {args.weights[0]}: "
+              f"{rate:+.1f} %")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,13 @@
 
 The grown file reconstructs exactly as the narrow one and records its size and the steps
 behind it, so the run that starts from it (and every round after, from the shipped file)
-builds the wider model. Its priors (checkerboard-vr, channel-checkerboard-vr) and the video
-prior then need a fresh start (FRESH=1, no WARM: their shapes follow the latent).
+builds the wider model. Its priors (checkerboard-vr, channel-checkerboard-vr) then need a
+fresh start (FRESH=1, no WARM: their shapes follow the latent). The video prior grows the
+same way (its old channels keep their tables; LatentPrior.widened), then refits:
+
+    python recipes/widen.py src/hyco/weights/hycovc-latent.safetensors \
+        cache/wide-latent.safetensors --latent 320
+    INIT=cache/wide-latent.safetensors bash recipes/hycovc-latent.sh 500
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from hyco import zoo
 from hyco.files import array_to_tensor, to_array
 from hyco.image.widen import widen_latent
 from hyco.train.data import list_images
+from hyco.video import weights as video_weights
 
 SAMPLE_SIDE = 256  # the centre crop of each sample picture that calibrates the new filters
 
@@ -34,8 +40,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     meta = zoo.weights_metadata(args.weights)
+    if meta.get("model") == "hycovc" and meta.get("variant") == "latent":
+        prior = video_weights.load("latent", args.weights).widened(args.latent)
+        video_weights.save_weights(prior, args.out, {k: meta[k] for k in ("size", "steps")
+                                                     if k in meta})
+        print(f"{args.out}: the video prior, M {meta.get('m')} -> {prior.m}")
+        return
     if meta.get("model") != "mean-scale-vr":
-        raise SystemExit(f"{args.weights}: mean-scale-vr weights, not {meta.get('model')}")
+        raise SystemExit(f"{args.weights}: mean-scale-vr or hycovc-latent weights, "
+                         f"not {meta.get('model')}")
     narrow = zoo.load("mean-scale-vr", 3, args.weights)
     crops = []
     for f in list_images(args.sample):

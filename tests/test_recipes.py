@@ -51,3 +51,17 @@ def test_packed_corpus_unpacks_to_every_listed_size(tmp_path):
     assert packed == ["cv_x.jpg", "video_a_001.jpg"]  # the largest copy of each stem only
     for p in src.glob("*.png"):
         assert Image.open(tmp_path / "again" / p.name).size == Image.open(p).size
+
+
+def test_widen_grows_the_video_prior_file(tmp_path):
+    """recipes/widen.py on a hycovc-latent file: the grown default's video prior, its size in
+    the file for the loader."""
+    from hyco.train.video import build
+    from hyco.video.weights import load, save_weights
+
+    src, out = tmp_path / "latent.safetensors", tmp_path / "wide.safetensors"
+    save_weights(build("latent", latent_m=16), src, {"steps": "7"})
+    cmd = [sys.executable, str(RECIPES / "widen.py"), str(src), str(out), "--latent", "24"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load("latent", out).m == 24

@@ -142,6 +142,29 @@ def test_prior_and_i_frames_must_share_the_latent_size(tmp_path):
     assert load_video_weights("latent", path).m == 256
 
 
+
+def test_a_widened_prior_keeps_the_old_channels_tables():
+    """LatentPrior.widened: the grown default's video prior starts as the old one on the old
+    channels, and at its blocks' average rule on the new ones."""
+    torch.manual_seed(0)
+    prior = build("latent", latent_m=8)
+    for p in prior.parameters():
+        p.data.normal_(0, 0.05)
+    wide = prior.widened(12)
+    assert wide.m == 12
+    hyper = torch.cat([torch.rand(1, 12, 4, 5) * 3 + 0.2, torch.randn(1, 12, 4, 5)], 1)
+    ref = torch.randn(1, 12, 4, 5) * 2
+    old = torch.cat([hyper[:, :8], hyper[:, 12:20]], 1)
+    s0, m0 = prior(old, ref[:, :8])
+    s1, m1 = wide(hyper, ref)
+    torch.testing.assert_close(s1[:, :8], s0)
+    torch.testing.assert_close(m1[:, :8], m0)
+    blocks = wide.skip.bias.view(3, 12)[:, 8:]
+    assert torch.equal(blocks, blocks[:, :1].expand_as(blocks))
+    torch.testing.assert_close(blocks[:, 0], prior.skip.bias.view(3, 8).mean(1))
+    with pytest.raises(HycoError, match="widen"):
+        prior.widened(4)
+
 SCRIPT = """
 import sys, torch
 torch.set_num_threads(int(sys.argv[1]))
