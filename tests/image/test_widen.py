@@ -112,3 +112,26 @@ def test_grown_only_trains_the_new_channels_alone(narrow, tmp_path):
     with pytest.raises(HycoError, match="widen"):
         Trainer(TrainConfig(**{**cfg.__dict__, "init": str(plain), "out": str(tmp_path / "r2"),
                                "grown_m": 0}))
+
+
+@pytest.mark.parametrize("name", ["checkerboard-vr", "channel-checkerboard-vr"])
+def test_priors_of_a_320_channel_latent_decode_exactly(name):
+    """The checkerboard prior's first conv sees 3 x 320 channels over 3 x 3 (fan-in 8,640,
+    above one float64 sum's exact bound): it still codes, identically at any thread count."""
+    torch.manual_seed(0)
+    model = zoo.build(name, 3, size=(128, 320)).eval()
+    for p in model.spatial.parameters():
+        p.data.normal_(0, 0.01)
+    x = smooth_images(1, 48, 64)
+    old = torch.get_num_threads()
+    try:
+        with torch.no_grad():
+            payload = model.compress(x)
+            torch.set_num_threads(1)
+            one = model.decompress(payload)
+            torch.set_num_threads(2)
+            two = model.decompress(payload)
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(one, two)
+    assert one.shape == x.shape

@@ -50,7 +50,9 @@ def test_isqrt_is_exact_up_to_2_62():
                                     dict(in_channels=8, out_channels=8, kernel_size=7,
                                          padding=3, groups=8),
                                     dict(in_channels=5, out_channels=7, kernel_size=2,
-                                         stride=2)])
+                                         stride=2),
+                                    dict(in_channels=1000, out_channels=6, kernel_size=3,
+                                         padding=1)])  # fan-in 9,000: split in chunks
 def test_exact_conv_tracks_float_and_ignores_threads_and_batching(kwargs):
     torch.manual_seed(2)
     conv = ExactConv2d(**kwargs)
@@ -87,9 +89,23 @@ def test_exact_conv_requantises_when_weights_change_and_clamps():
     assert conv.exact(to_fixed(torch.full((1, 2, 1, 1), 1e3))).abs().max() <= LIMIT
 
 
+def test_a_split_fan_in_is_the_exact_integer_convolution():
+    """Above MAX_FAN_IN the conv sums chunks in int64: the same integers as one exact sum
+    (an int64 matrix product here) rounded half up by the power-of-two scale."""
+    torch.manual_seed(3)
+    conv = ExactConv2d(1000, 4, 3, padding=1)
+    a = to_fixed(torch.randn(1, 1000, 5, 6) * 8)
+    q = conv._quant.get(conv)
+    cols = torch.nn.functional.unfold(a.double(), 3, padding=1).round().to(torch.int64)
+    acc = q.weight.flatten(1).to(torch.int64) @ cols[0] + q.bias.to(torch.int64)[:, None]
+    shift = (-torch.log2(q.scale.view(-1, 1))).round().to(torch.int64)
+    want = torch.div(acc + (1 << (shift - 1)), 1 << shift, rounding_mode="floor")
+    assert torch.equal(conv.exact(a).view(4, -1), want.clamp(-LIMIT, LIMIT))
+
+
 def test_refuses_what_it_cannot_do_exactly():
     with pytest.raises(ValueError, match="fan-in"):
-        ExactConv2d(1024, 4, 3).exact(torch.zeros(1, 1024, 3, 3, dtype=torch.int64))
+        ExactConv2d(2000, 2, 3, groups=2).exact(torch.zeros(1, 2000, 3, 3, dtype=torch.int64))
     with pytest.raises(ValueError, match="plain"):
         ExactConv2d(2, 2, 3, dilation=2).exact(torch.zeros(1, 2, 5, 5, dtype=torch.int64))
 

@@ -14,7 +14,8 @@ modulation) is integer arithmetic, exact by definition. Convolutions run in floa
 integer-valued tensors with per-output-channel power-of-two weight scales: every product
 and partial sum is an integer below 2**53, so float64 holds it exactly whatever the
 summation order, BLAS or thread count (bound: 14-bit weights x 24-bit activations x fan-in
-<= 2**13 < 2**51). Rescaling multiplies by a power of two and rounds: exact too.
+<= 2**13 < 2**51; a larger fan-in is split into chunks within it, summed in int64).
+Rescaling multiplies by a power of two and rounds: exact too.
 
 Every layer here has a float ``forward`` (training, with gradients) that computes the same
 function the integer ``exact`` evaluates, so a network trained in float runs exactly with
@@ -97,9 +98,26 @@ class QuantConv:
     groups: int
 
     def __call__(self, a: Tensor) -> Tensor:
+        if self.weight[0].numel() > MAX_FAN_IN:
+            return self._split(a)
         acc = F.conv2d(a.double(), self.weight, self.bias, self.stride, self.padding, 1,
                        self.groups)
         return torch.floor(acc * self.scale + 0.5).clamp_(-LIMIT, LIMIT).to(torch.int64)
+
+    def _split(self, a: Tensor) -> Tensor:
+        """A fan-in above :data:`MAX_FAN_IN` (e.g. a context prior over a 320-channel
+        latent): float64 convolutions over input-channel chunks that each stay within the
+        2**53 bound, summed and rescaled in int64, where any sum of them is exact."""
+        per = MAX_FAN_IN // self.weight[0, 0].numel()
+        acc = sum(F.conv2d(a[:, i:i + per].double(), self.weight[:, i:i + per], None,
+                           self.stride, self.padding).to(torch.int64)
+                  for i in range(0, a.shape[1], per))
+        if self.bias is not None:
+            acc = acc + self.bias.to(torch.int64).view(1, -1, 1, 1)
+        shift = (-torch.log2(self.scale)).round().to(torch.int64)  # scale = 2**-shift
+        down = torch.bitwise_right_shift(acc + (1 << (shift - 1).clamp(min=0)), shift.clamp(min=0))
+        out = torch.where(shift > 0, down, torch.bitwise_left_shift(acc, (-shift).clamp(min=0)))
+        return out.clamp_(-LIMIT, LIMIT)
 
 
 def _exponent(x: Tensor) -> Tensor:
@@ -116,7 +134,7 @@ def quantize(conv: nn.Conv2d, gain: Tensor | None = None) -> QuantConv:
     if conv.dilation != (1, 1) or conv.padding_mode != "zeros":
         raise ValueError("exact convolution supports plain (undilated, zero-padded) convs")
     fan_in = conv.weight[0].numel()
-    if fan_in > MAX_FAN_IN:
+    if fan_in > MAX_FAN_IN and (conv.groups != 1 or conv.weight[0, 0].numel() > MAX_FAN_IN):
         raise ValueError(f"fan-in {fan_in} too large for exact inference")
     w = conv.weight.detach().cpu().double()
     b = conv.bias.detach().cpu().double() if conv.bias is not None else None
