@@ -62,9 +62,11 @@ def main() -> None:
         for r in curves[-1]:
             print(f"| {weights or 'shipped'} | {r['quality']} | {r['bpp']:.3f} "
                   f"| {r['rounded']:.2f} | {r['unrounded']:.2f} |")
+    def points(rows: list[dict]) -> tuple[list[float], list[float]]:
+        return [r["bpp"] for r in rows], [r["rounded"] for r in rows]
+
     for weights, rows in zip(args.weights[1:], curves[1:], strict=True):
-        rate = bd_rate(*([r[k] for r in curve] for curve in (curves[0], rows)
-                         for k in ("bpp", "rounded")))
+        rate = bd_rate(*points(curves[0]), *points(rows))
         print(f"BD-rate (est. bpp, rounded PSNR) of {weights} against {args.weights[0]}: "
               f"{rate:+.1f} %")
 

@@ -55,6 +55,16 @@ def uint8_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 @functools.cache
+def at_threads(n: int, fn):
+    """``fn()`` run with torch at ``n`` threads, the caller's count restored after."""
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(n)
+        return fn()
+    finally:
+        torch.set_num_threads(old)
+
+
 def decodes_same_in_other_threads(script: str, tmp_path) -> bool:
     """Run ``script`` (argv: threads, "enc"|"dec", file) to encode at 1 thread, then to decode
     at 2 in a fresh process; true when the decoding process printed "same"."""

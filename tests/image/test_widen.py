@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import smooth_images, trained_tiny, uint8_image
+from conftest import at_threads, smooth_images, trained_tiny, uint8_image
 from hyco import api, zoo
 from hyco.errors import HycoError
 from hyco.files import tensor_to_array
@@ -123,15 +123,8 @@ def test_priors_of_a_320_channel_latent_decode_exactly(name):
     for p in model.spatial.parameters():
         p.data.normal_(0, 0.01)
     x = smooth_images(1, 48, 64)
-    old = torch.get_num_threads()
-    try:
-        with torch.no_grad():
-            payload = model.compress(x)
-            torch.set_num_threads(1)
-            one = model.decompress(payload)
-            torch.set_num_threads(2)
-            two = model.decompress(payload)
-    finally:
-        torch.set_num_threads(old)
+    with torch.no_grad():
+        payload = model.compress(x)
+        one, two = (at_threads(n, lambda: model.decompress(payload)) for n in (1, 2))
     assert torch.equal(one, two)
     assert one.shape == x.shape

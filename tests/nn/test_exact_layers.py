@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from conftest import at_threads
 from hyco.nn.exact_layers import (
     LIMIT,
     ONE,
@@ -61,14 +62,7 @@ def test_exact_conv_tracks_float_and_ignores_threads_and_batching(kwargs):
     x = torch.randn(3, kwargs["in_channels"], 9, 12) * 4
     ref = conv(x)
     a = to_fixed(x)
-    old = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = conv.exact(a)
-        torch.set_num_threads(2)
-        two = conv.exact(a)
-    finally:
-        torch.set_num_threads(old)
+    one, two = (at_threads(n, lambda: conv.exact(a)) for n in (1, 2))
     per_image = torch.cat([conv.exact(a[i : i + 1]) for i in range(3)])
     assert one.dtype == torch.int64
     assert torch.equal(one, two) and torch.equal(one, per_image)

@@ -142,7 +142,6 @@ def test_prior_and_i_frames_must_share_the_latent_size(tmp_path):
     assert load_video_weights("latent", path).m == 256
 
 
-
 def test_a_widened_prior_keeps_the_old_channels_tables():
     """LatentPrior.widened: the grown default's video prior starts as the old one on the old
     channels, and at its blocks' average rule on the new ones."""
@@ -164,6 +163,7 @@ def test_a_widened_prior_keeps_the_old_channels_tables():
     torch.testing.assert_close(blocks[:, 0], prior.skip.bias.view(3, 8).mean(1))
     with pytest.raises(HycoError, match="widen"):
         prior.widened(4)
+
 
 SCRIPT = """
 import sys, torch

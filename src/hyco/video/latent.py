@@ -103,11 +103,10 @@ class LatentPrior(ScaleNormalisedRefiner):
             raise HycoError(f"cannot widen a {self.m}-channel prior to {m} channels")
         wide = LatentPrior(m, self.width, self.levels)
         old = torch.cat([k * m + torch.arange(self.m) for k in range(3)])  # [u|r|v], [a|b|c]
-        for layer, new in ((self.net[0], wide.net[0]), (self.net[2], wide.net[2])):
-            new.weight.zero_()
-            new.bias.copy_(layer.bias)
+        wide.net[2].load_state_dict(self.net[2].state_dict())  # the hidden layer: as it was
+        wide.net[0].weight.zero_()
         wide.net[0].weight[:, old] = self.net[0].weight
-        wide.net[2].weight.copy_(self.net[2].weight)
+        wide.net[0].bias.copy_(self.net[0].bias)
         for layer, new in ((self.net[-1], wide.net[-1]), (self.skip, wide.skip)):
             new.weight.zero_()
             new.bias.copy_(layer.bias.view(3, self.m).mean(1).repeat_interleave(m))
