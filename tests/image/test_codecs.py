@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import TINY, smooth_images, trained_tiny
+from conftest import TINY, at_threads, smooth_images, trained_tiny
 from hyco.container import Header, overhead_bytes, pack
 from hyco.train import bits_per_pixel
 
@@ -90,13 +90,9 @@ def test_decoding_is_identical_across_thread_counts(tmp_path, name):
     from conftest import uint8_image
 
     arr = uint8_image(96, 160, seed=5)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        data = hyco.compress(arr, model=name, quality=7.5 if name.endswith("-vr") else 8)
-        local = hyco.decode(data).array
-    finally:
-        torch.set_num_threads(old)
+    data = at_threads(1, lambda: hyco.compress(arr, model=name,
+                                               quality=7.5 if name.endswith("-vr") else 8))
+    local = at_threads(1, lambda: hyco.decode(data).array)
     path = tmp_path / "x.hyco"
     path.write_bytes(data)
     outs = []

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 import hyco
-from conftest import smooth_images, uint8_image
+from conftest import at_threads, smooth_images, uint8_image
 from hyco import zoo
 from hyco.cli import main
 from hyco.errors import HycoError
@@ -141,16 +141,11 @@ def test_decoding_is_identical_across_thread_counts(tmp_path):
     import textwrap
 
     arr = uint8_image(48, 112, seed=6)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
     local = []
-    try:
-        for i, name in enumerate(["hific", "hific-mixture"]):
-            data = hyco.compress(arr, model=name, quality="high")
-            local.append(hyco.decode(data).array.tobytes())
-            (tmp_path / f"{i}.hyco").write_bytes(data)
-    finally:
-        torch.set_num_threads(old)
+    for i, name in enumerate(["hific", "hific-mixture"]):
+        data = at_threads(1, lambda name=name: hyco.compress(arr, model=name, quality="high"))
+        local.append(at_threads(1, lambda data=data: hyco.decode(data).array.tobytes()))
+        (tmp_path / f"{i}.hyco").write_bytes(data)
     script = textwrap.dedent("""
         import sys, torch
         torch.set_num_threads(2)

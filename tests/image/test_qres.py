@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import multiscale_images, smooth_images, uint8_image
+from conftest import at_threads, multiscale_images, smooth_images, uint8_image
 from hyco import api, zoo
 from hyco.errors import CorruptStream, HycoError
 from hyco.eval.metrics import psnr
@@ -215,13 +215,9 @@ def test_decoding_is_identical_across_thread_counts(tmp_path):
     model = trained_qarv()
     model.lmbda = 700
     arr = uint8_image(96, 160, seed=5)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        data = api.compress_with(model, arr)
-        local = b"".join(api.decompress_with(model, data, k).tobytes() for k in (None, 3))
-    finally:
-        torch.set_num_threads(old)
+    data = at_threads(1, lambda: api.compress_with(model, arr))
+    local = at_threads(1, lambda: b"".join(api.decompress_with(model, data, k).tobytes()
+                                           for k in (None, 3)))
     path = tmp_path / "x.hyco"
     path.write_bytes(data)
     out = subprocess.run([sys.executable, "-c", _DECODE, str(path), str(WEIGHTS)],

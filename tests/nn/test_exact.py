@@ -1,6 +1,7 @@
 import torch
 from torch import nn
 
+from conftest import at_threads
 from hyco.image.transforms import mean_scale_synthesis, scale_synthesis
 from hyco.nn.exact import exact_forward, from_fixed, quantize_layers
 
@@ -20,14 +21,8 @@ def test_exact_forward_is_independent_of_threads_and_batching():
     net = mean_scale_synthesis(32, 48)
     prog = quantize_layers(net)
     z = torch.randn(3, 32, 6, 6) * 4
-    old = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        a = exact_forward(prog, z)
-        torch.set_num_threads(max(2, old))
-        b = exact_forward(prog, z)
-    finally:
-        torch.set_num_threads(old)
+    a = at_threads(1, lambda: exact_forward(prog, z))
+    b = at_threads(2, lambda: exact_forward(prog, z))
     c = torch.cat([exact_forward(prog, z[i : i + 1]) for i in range(3)])
     assert a.dtype == torch.int64
     assert torch.equal(a, b) and torch.equal(a, c)

@@ -3,19 +3,11 @@
 import torch
 from torch import nn
 
+from conftest import at_threads
 from hyco.image.hific import Generator
 from hyco.nn.exact_convs import fan_in, quantize
 from hyco.nn.exact_layers import from_fixed, to_fixed
 from hyco.nn.norm import ChannelNorm2d
-
-
-def _threads(fn, n):
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(old)
 
 
 def test_conv_and_transposed_conv_match_float_and_ignore_thread_count():
@@ -25,7 +17,7 @@ def test_conv_and_transposed_conv_match_float_and_ignore_thread_count():
                   nn.ConvTranspose2d(128, 64, 3, stride=2, padding=1, output_padding=1)):
         q = quantize(layer)
         a = to_fixed(x)
-        one, two = _threads(lambda q=q, a=a: q(a), 1), _threads(lambda q=q, a=a: q(a), 2)
+        one, two = at_threads(1, lambda q=q, a=a: q(a)), at_threads(2, lambda q=q, a=a: q(a))
         assert torch.equal(one, two) and one.dtype == torch.int64
         with torch.no_grad():
             ref = layer(x)
@@ -63,4 +55,4 @@ def test_generator_exact_is_the_float_network_in_fixed_point():
     out = g.exact(y)
     assert out.shape == ref.shape == (1, 3, 48, 80)
     assert (out - ref).abs().max() < 1e-2
-    assert torch.equal(_threads(lambda: g.exact(y), 2), out)
+    assert torch.equal(at_threads(2, lambda: g.exact(y)), out)

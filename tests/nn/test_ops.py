@@ -1,19 +1,17 @@
 import torch
 
-from conftest import trained_tiny
+from conftest import at_threads, trained_tiny
 from hyco.image.base import DECODE_THREADS
 from hyco.nn.ops import pinned_threads
 
 
 def test_pinned_threads_restores_the_setting():
-    old = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
+    def inside_and_after() -> tuple[int, int]:
         with pinned_threads(1):
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(old)
+            inside = torch.get_num_threads()
+        return inside, torch.get_num_threads()
+
+    assert at_threads(2, inside_and_after) == (1, 2)
 
 
 def test_decode_and_eval_forward_run_at_the_decode_thread_count(monkeypatch):
@@ -23,15 +21,13 @@ def test_decode_and_eval_forward_run_at_the_decode_thread_count(monkeypatch):
     real = model.g_s.forward
     monkeypatch.setattr(model.g_s, "forward",
                         lambda y: seen.append(torch.get_num_threads()) or real(y))
-    old = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        x = torch.rand(1, 3, 40, 56)
-        payload = model.compress(x)
-        model.decompress(payload)
+    x = torch.rand(1, 3, 40, 56)
+
+    def code_and_run() -> int:
+        model.decompress(model.compress(x))
         with torch.no_grad():
             model(x)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(old)
+        return torch.get_num_threads()
+
+    assert at_threads(2, code_and_run) == 2
     assert seen == [DECODE_THREADS, DECODE_THREADS]

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import at_threads
 from hyco.nn.exact_layers import ONE
 from hyco.nn.weight_quant import dequantize, quantize
 from hyco.train.hinerv_fit import build
@@ -51,15 +52,9 @@ def quantized_net(bits=8, seed=1):
 def test_exact_rendering_is_tile_and_thread_invariant_and_matches_float():
     model, weights = quantized_net()
     net = ExactHiNeRV(CFG, weights)
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = [net.render(t) for t in range(4)]
-        tiled = [net.render(t, tile_side=8) for t in range(4)]  # tiles of 2 x 2 cells
-        torch.set_num_threads(2)
-        two = [net.render(t) for t in range(4)]
-    finally:
-        torch.set_num_threads(before)
+    one = at_threads(1, lambda: [net.render(t) for t in range(4)])
+    tiled = at_threads(1, lambda: [net.render(t, tile_side=8) for t in range(4)])  # 2x2 cells
+    two = at_threads(2, lambda: [net.render(t) for t in range(4)])
     assert one[0].shape == (30, 44, 3) and one[0].dtype == np.uint8
     assert all(np.array_equal(a, b) for a, b in zip(one, two, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(one, tiled, strict=True))
