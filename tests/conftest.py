@@ -54,7 +54,6 @@ def uint8_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return (x * 255).round().to(torch.uint8).numpy()
 
 
-@functools.cache
 def at_threads(n: int, fn):
     """``fn()`` run with torch at ``n`` threads, the caller's count restored after."""
     old = torch.get_num_threads()
@@ -75,6 +74,7 @@ def decodes_same_in_other_threads(script: str, tmp_path) -> bool:
     return "same" in out.stdout
 
 
+@functools.cache
 def trained_tiny(name: str, steps: int = 600) -> torch.nn.Module:
     """A tiny codec trained briefly so its densities are meaningful (cached per session)."""
     cls, n, m = TINY[name]
