@@ -6,7 +6,7 @@
 # scratch. At the end (or any time: `bash recipes/mean-scale-vr.sh export`) the weights go to
 # that file: commit it, and the next round continues from it.
 #   bash recipes/mean-scale-vr.sh [STEPS_THIS_RUN] [THREADS]
-# CROP, CANDIDATES, BATCH, LR, SCHEDULE, MILESTONES, GAMMA, LEVEL_WEIGHTS and SEED (environment)
+# CROP, CANDIDATES, BATCH, QUANTIZER (noise, ste), LR, SCHEDULE, MILESTONES, GAMMA, LEVEL_WEIGHTS and SEED (environment)
 # set a fresh run's crops (each the most detailed of CANDIDATES random ones), the odds of each
 # rate level (LEVEL_WEIGHTS="w1 ... w8", default uniform), learning-rate schedule and
 # data order (use a new SEED each round, so a round does not replay the last one's crops);
@@ -24,6 +24,6 @@ need_corpus
 train_resumable "$RUNDIR" "$STATE" "${1:-100000}" "${2:-2}" \
   --model mean-scale-vr --quality 3 --data cache/corpus --val cache/corpus_val \
   --batch-size "${BATCH:-4}" --crop "${CROP:-256}" \
-  --crop-candidates "${CANDIDATES:-2}" ${LEVEL_WEIGHTS:+--level-weights $LEVEL_WEIGHTS} --lr "${LR:-3e-4}" --bf16 \
+  --crop-candidates "${CANDIDATES:-2}" ${LEVEL_WEIGHTS:+--level-weights $LEVEL_WEIGHTS} ${QUANTIZER:+--quantizer $QUANTIZER} --lr "${LR:-3e-4}" --bf16 \
   --schedule "${SCHEDULE:-constant}" ${MILESTONES:+--milestones $MILESTONES} \
   --gamma "${GAMMA:-0.1}" --ckpt-every 250 --val-every 1000 --log-every 50 --seed "${SEED:-0}"

@@ -207,7 +207,7 @@ def config_from_args(args: argparse.Namespace):
         channels_last=args.channels_last, ckpt_every=args.ckpt_every or 1000,
         val_every=args.val_every or 1000, log_every=args.log_every or 20,
         seed=args.seed, init=args.init, warm_prior=args.warm_prior, export=args.export,
-        grown_only=args.grown_only,
+        grown_only=args.grown_only, quantizer=args.quantizer,
         stage=stage, lpips=args.lpips)
     return cfg
 
@@ -372,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--grown-only", action="store_true",
                    help="mean-scale-vr grown by recipes/widen.py (--init): train only the "
                         "added latent channels, the rest frozen")
+    t.add_argument("--quantizer", choices=("noise", "ste"), default="noise",
+                   help="what the transforms see of the latents while training (the rate "
+                        "always sees uniform noise): the noisy values (default), or the "
+                        "rounded ones with straight-through gradients (hyperprior models)")
     t.add_argument("--export", help="write the final weights to this .safetensors file")
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     t.add_argument("--force", action="store_true", help="start over in a run folder")

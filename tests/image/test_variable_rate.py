@@ -99,3 +99,23 @@ def test_trainer_draws_a_level_and_its_lambda_per_step(tmp_path):
         levels.add(t.model.quality)
     assert len(levels) >= 3 and levels <= set(range(1, 9))
     assert t.model.gain.grad is not None
+
+
+@pytest.mark.parametrize("rounded", [False, True])
+def test_training_synthesis_sees_noise_or_the_rounded_latent(rounded):
+    """``round_for_synthesis``: the synthesis gets round(y - mu) + mu, the rate the noise,
+    and the analysis still learns through the rounding (straight-through)."""
+    m = _model().train()
+    m.round_for_synthesis = rounded
+    m.quality = 5
+    seen, rate = [], []
+    synthesis, likelihood = m.synthesis, m.gaussian.likelihood
+    m.synthesis = lambda v: seen.append(v) or synthesis(v)
+    m.gaussian.likelihood = lambda v, s, mu: rate.append((v, mu)) or likelihood(v, s, mu)
+    out = m(smooth_images(2, 64, 64, seed=3))
+    (noisy, means), = rate
+    offset = seen[0] - means
+    assert torch.allclose(offset, torch.round(offset), atol=1e-5) == rounded
+    assert torch.equal(seen[0], noisy) != rounded
+    out["x_hat"].sum().backward()
+    assert m.g_a[0].weight.grad.abs().sum() > 0

@@ -173,3 +173,16 @@ def test_level_weights_shift_the_draws_and_bad_odds_are_refused(data_dir, tmp_pa
     assert main(["train", "--model", "mean-scale", "--data", str(data_dir), "--steps", "1",
                  "--out", str(tmp_path / "fixed"), "--level-weights", "1"]) == 1
     assert "variable-rate" in capsys.readouterr().err
+
+
+def test_quantizer_ste_sets_the_model_and_is_refused_where_it_means_nothing(data_dir, tmp_path,
+                                                                          capsys):
+    t = Trainer(TrainConfig(data=str(data_dir), out=str(tmp_path / "r"), steps=2,
+                            quantizer="ste", **FAST))
+    assert t.model.round_for_synthesis
+    assert t.train_step()["loss"] > 0
+    assert not Trainer(TrainConfig(data=str(data_dir), out=str(tmp_path / "n"), steps=2,
+                                   **FAST)).model.round_for_synthesis
+    assert main(["train", "--model", "qres-vae", "--data", str(data_dir), "--steps", "1",
+                 "--out", str(tmp_path / "q"), "--quantizer", "ste"]) == 1
+    assert "--quantizer ste" in capsys.readouterr().err

@@ -132,10 +132,11 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         y = self.analysis(x)
         z = self.hyper_latent(y)
         z_hat = self.density.quantize(z, noise=self.training)
-        scales, means, _ = self.gaussian_parameters(z_hat * self._gains(self.hyper_inv_gain))
+        scales, means, _ = self.gaussian_parameters(
+            self._seen_hyper(z, z_hat) * self._gains(self.hyper_inv_gain))
         y_hat = self.gaussian.quantize(y, means, noise=self.training)
         return {
-            "x_hat": self.synthesis(y_hat),
+            "x_hat": self.synthesis(self._seen(y, y_hat, means)),
             "likelihoods": {"y": self.gaussian.likelihood(y_hat, scales, means),
                             "z": self.density.likelihood(z_hat)},
         }

@@ -69,6 +69,7 @@ class TrainConfig:
     init: str | None = None
     size: list[int] | None = None  # (N, M): the --init file's (zoo.weights_size), else the spec's
     grown_only: bool = False  # train only the channels a grown --init added (hyco.image.widen)
+    quantizer: str = "noise"  # "ste": the transforms see rounded latents (round_for_synthesis)
     grown_m: int = 0  # the latent channels before growing (from the --init file's metadata)
     warm_prior: str | None = None  # a prior of other transforms, its prior parts over --init
     init_steps: int = 0  # steps already behind --init weights (read from their metadata)
@@ -249,6 +250,11 @@ class Trainer(StepLoop):
             config.init_steps = int(zoo.weights_metadata(config.warm_prior).get("steps", 0))
         if config.grown_only:
             self._freeze_all_but_grown(resume)
+        if config.quantizer != "noise":
+            if config.quantizer != "ste" or not hasattr(self.model, "round_for_synthesis"):
+                raise HycoError(f"--quantizer {config.quantizer} is not one {config.model} "
+                                "trains with (ste: the hyperprior models)")
+            self.model.round_for_synthesis = True
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)
