@@ -63,6 +63,18 @@ def test_below_level_one_the_ladder_goes_on_one_learned_step():
     assert sizes[0] > sizes[1] > sizes[2]
 
 
+def test_the_step_below_level_one_moves_no_gain_more_than_twofold():
+    """An unused channel's gains wander (1e-3 at level 1, 1e-6 at level 2): its ratio of
+    1,000 must not wake it at quality 0; clipped to [1/2, 2] either way."""
+    m = _model()
+    with torch.no_grad():
+        m.gain[:2, 0] = torch.tensor([1e-3, 1e-6])
+        m.gain[:2, 1] = torch.tensor([1.0, 10.0])
+    m.quality = 0
+    g = m._gains(m.gain).flatten()
+    assert torch.allclose(g[:2], torch.tensor([2e-3, 0.5]))
+
+
 def test_only_gain_unit_models_reach_below_their_ladder():
     assert zoo.parse_quality("channel-checkerboard-vr", "0") == 0
     assert zoo.parse_quality("mean-scale-vr", 0.25) == 0.25

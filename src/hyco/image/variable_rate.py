@@ -35,6 +35,7 @@ N_LEVELS = 8
 LEVEL_RATIO = 2 ** 0.475  # sqrt of the zoo's lambda ratio per level (0.0018 .. 0.18 over 7)
 REF_LEVEL = 4.5  # the geometric middle of the ladder keeps gain 1
 MIN_QUALITY = 0.0  # one extrapolated step below level 1 (VariableRateMeanScale._gains)
+EXTRAPOLATION_LIMIT = 2.0  # the most a channel's gain may move in that step, either way
 HYPER_HIDDEN = 192  # the hyper-synthesis' hidden width at most (and 1.5x it), whatever M
 
 
@@ -80,12 +81,20 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         only 7-18 % less rate for 0.6-0.7 dB (2.1-7.0 dB per halving), the hyper-latent and
         header being most of what is left. Only products, quotients and sums: the gains,
         which select the probability tables, are the same bits on every machine.
+
+        Each channel's ratio ``g1 / g2`` is clipped to [1/2, 2] (:data:`EXTRAPOLATION_LIMIT`):
+        the channels a model leaves unused keep gains of about 1e-3 that wander freely
+        between levels, and one whose level-2 gain had fallen to 1e-6 (session 25's model,
+        ratio 1,674) came alive at quality 0 and made it cost *more* than quality 1 (Kodak:
+        0.227 against 0.205 bpp). Clipped, that model's step from q1 to q0 is -30 % rate for
+        -1.1 dB on six Kodak pictures, as round 17's was unclipped.
         """
         q = min(max(float(self.quality), MIN_QUALITY), float(self.levels))
         t = table.abs()
         if q < 1.0:
             a = q - MIN_QUALITY  # 0 .. 1
-            g = t[0] * (t[0] / t[1]) * (1.0 - a) + t[0] * a
+            ratio = (t[0] / t[1]).clamp(1 / EXTRAPOLATION_LIMIT, EXTRAPOLATION_LIMIT)
+            g = t[0] * ratio * (1.0 - a) + t[0] * a
         else:
             lo = min(int(math.floor(q)), self.levels - 1)
             a = q - lo  # 0 .. 1 (exactly 1 at the top level)
