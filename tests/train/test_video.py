@@ -99,3 +99,16 @@ def test_reference_is_the_decoded_i_frame(tmp_path):
     assert not torch.equal(ref / 255, first)
     plain = VideoTrainer(VideoTrainConfig(out=str(tmp_path / "p"), intra_ref=False, **cfg))
     assert torch.equal(plain._reference(first, 2), first)
+
+
+def test_quantizer_ste_sets_the_model_and_the_latent_variant_refuses_it(tmp_path, capsys):
+    data = photos(tmp_path)
+    common = dict(data=str(data), frames=2, crop=64, batch_size=1, steps=1)
+    t = VideoTrainer(VideoTrainConfig(variant="context", out=str(tmp_path / "r"),
+                                      quantizer="ste", **common))
+    assert t.model.round_for_synthesis and t.train_step()["loss"] > 0
+    assert not VideoTrainer(VideoTrainConfig(variant="context", out=str(tmp_path / "n"),
+                                             **common)).model.round_for_synthesis
+    args = ["train", "--model", "hycovc", "--variant", "latent", "--data", str(data),
+            "--out", str(tmp_path / "bad"), "--steps", "1", "--quantizer", "ste"]
+    assert main(args) == 1 and "--quantizer ste" in capsys.readouterr().err

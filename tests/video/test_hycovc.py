@@ -43,6 +43,31 @@ def test_training_forward_and_exact_coding(variant):
         model.decode(tuple(streams[:-1]), ref)
 
 
+@pytest.mark.parametrize("variant", ["context", "full"])
+def test_ste_training_gives_the_syntheses_rounded_latents(variant):
+    """With round_for_synthesis the reconstruction no longer depends on the training noise
+    (motion and frame syntheses both see rounded latents), while the rate still does; the
+    gradient still reaches the analysis through the rounding."""
+    torch.manual_seed(0)
+    model = HyCoVC(variant, TINY)
+    torch.nn.init.normal_(model.gen[-1].weight, std=0.1)  # zero at the start: x_hat = ref
+    x, ref = pair(32, 48)
+    ref = ref.float() / 255
+
+    def run(seed):
+        torch.manual_seed(seed)
+        out = model(x, ref)
+        return out["x_hat"], sum(v.log2().sum() for v in out["likelihoods"].values())
+
+    (noisy_a, _), (noisy_b, _) = run(1), run(2)
+    assert not torch.equal(noisy_a, noisy_b)
+    model.round_for_synthesis = True
+    (a, rate_a), (b, rate_b) = run(1), run(2)
+    assert torch.equal(a, b) and rate_a != rate_b
+    a.square().mean().backward()
+    assert model.enc[0].weight.grad.abs().sum() > 0
+
+
 def test_rate_levels_start_on_the_ladder_and_change_the_rate():
     torch.manual_seed(0)
     model = HyCoVC("context", TINY).eval()

@@ -77,6 +77,7 @@ class VideoTrainConfig:
     # the first frame as the I-frame codec decodes it, not the source: a P-frame codec
     # trained on perfect references learns to trust them, and at test time they are not
     intra_ref: bool = True
+    quantizer: str = "noise"  # "ste": the syntheses see rounded latents (round_for_synthesis)
 
 
 _GAUSSIAN = GaussianConditional()
@@ -107,6 +108,11 @@ class VideoTrainer(StepLoop):
         self.rundir = Path(cfg.out)
         self.model = build(cfg.variant, cfg.size, _intra_m(cfg))
         check_level_weights(cfg.level_weights, self.model.levels)
+        if cfg.quantizer != "noise":
+            if cfg.quantizer != "ste" or not hasattr(self.model, "round_for_synthesis"):
+                raise HycoError(f"--quantizer {cfg.quantizer} is not one the {cfg.variant} "
+                                "variant trains with (ste: context, flow, full)")
+            self.model.round_for_synthesis = True
         if cfg.init and not resume:
             from hyco.video.weights import load_weights, weights_metadata
 

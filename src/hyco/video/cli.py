@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         bf16=args.bf16,
         ckpt_every=args.ckpt_every or 250, log_every=args.log_every or 20, seed=args.seed,
         init=args.init, export=args.export, stage=args.stage or "rd",
-        level_weights=args.level_weights or [],
+        level_weights=args.level_weights or [], quantizer=args.quantizer,
         real_fraction=(VideoTrainConfig.real_fraction if args.real_fraction is None
                        else args.real_fraction))
     if cfg.stage == "gan" and not cfg.init:

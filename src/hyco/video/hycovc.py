@@ -55,6 +55,7 @@ from hyco.nn.exact_layers import (
     to_fixed,
 )
 from hyco.nn.flow import FlowEstimator
+from hyco.nn.ops import round_through
 from hyco.nn.warp import exact_warp, warp
 
 VARIANT_FLAGS: dict[str, dict[str, bool]] = {
@@ -134,6 +135,8 @@ class HyCoVC(nn.Module):
     """P-frame codec; ``forward(x, ref)`` trains, ``encode``/``decode`` code (see module doc)."""
 
     name = "hycovc"
+    # `hyco train --quantizer ste`: the syntheses train on rounded latents (see _seen)
+    round_for_synthesis: bool = False
 
     def __init__(self, variant: str = "full", config: HyCoVCConfig = HyCoVCConfig(),
                  levels: int = N_LEVELS):
@@ -205,6 +208,13 @@ class HyCoVC(nn.Module):
         return F.pad(x, (0, (-w) % STRIDE, 0, (-h) % STRIDE), mode="replicate")
 
     # -- training: float, noisy latents --------------------------------------------------------
+    def _seen(self, v: Tensor, v_noisy: Tensor, centre: Tensor) -> Tensor:
+        """The latent a synthesis sees while training: the noisy one the rate is measured on,
+        or with :attr:`round_for_synthesis` (`hyco train --quantizer ste`) ``v`` rounded about
+        ``centre`` as the coder rounds it, straight-through: the noise trains a decoder for
+        inputs it never gets."""
+        return round_through(v, centre) if self.round_for_synthesis else v_noisy
+
     def forward(self, x: Tensor, ref: Tensor, flow_target: Tensor | None = None) -> dict:
         """Code ``x`` against ``ref`` (both (N, 3, H, W) in [0, 1]); in eval mode this is the
         integer path of :meth:`encode` (the same numbers the decoder will compute)."""
@@ -222,21 +232,23 @@ class HyCoVC(nn.Module):
             ym = self.m_enc(flow / 4.0)
             zm = self.m_h_a(ym)
             zm_hat = self.m_density.quantize(zm, noise=True)
-            m_mu, m_sigma = self.m_h_s(zm_hat).float().chunk(2, 1)
+            m_mu, m_sigma = self.m_h_s(self._seen(zm, zm_hat, self.m_density.medians.view(
+                1, -1, 1, 1))).float().chunk(2, 1)
             ym_hat = self.gaussian.quantize(ym.float(), m_mu, noise=True)
             lik["motion_y"] = self.gaussian.likelihood(ym_hat, m_sigma, m_mu)
             lik["motion_z"] = self.m_density.likelihood(zm_hat)
-            flow_hat = self.m_dec(ym_hat) * 4.0
+            flow_hat = self.m_dec(self._seen(ym.float(), ym_hat, m_mu)) * 4.0
             base = warp(ref, flow_hat)
         ctx = self._context_float(ref, base, flow_hat)
         y = self.enc(torch.cat([x, base, ctx], 1)).float() * self._gains(self.gain)
         z = self.h_a(y).float()
         z_hat = self.density.quantize(z, noise=True)
-        mu, sigma = self._params_float(z_hat, ctx)
+        mu, sigma = self._params_float(
+            self._seen(z, z_hat, self.density.medians.view(1, -1, 1, 1)), ctx)
         y_hat = self.gaussian.quantize(y, mu, noise=True)
         lik["y"] = self.gaussian.likelihood(y_hat, sigma, mu)
         lik["z"] = self.density.likelihood(z_hat)
-        latent = y_hat * self._gains(self.inv_gain)
+        latent = self._seen(y, y_hat, mu) * self._gains(self.inv_gain)
         feats = self.dec(latent)
         x_hat = base + self.gen(torch.cat([feats, ctx], 1))
         out.update(x_hat=x_hat[..., :h, :w], likelihoods=lik, y_hat=latent)
