@@ -3,7 +3,8 @@
 # Data: cache/video_corpus = the image corpus (synthetic camera motion with exact flow) plus the
 # OpenCV sample videos vtest, Megamind, tree (real motion); CiscoVT2people is held out for
 # evaluation. Clips of FRAMES frames (1 reference + unrolled P-frames), crops of CROP px,
-# a rate level per step (gain units), bf16 autocast.
+# a rate level per step (gain units), bf16 autocast; QUANTIZER=ste: the syntheses train on the
+# rounded latents (`hyco train --quantizer ste`).
 # Resumable (recipes/lib.sh): RUNDIR checkpoint -> --resume; else the shipped weights
 # src/hyco/weights/hycovc-VARIANT.safetensors (what `hyco video compress --variant VARIANT`
 # loads) -> --init; exported there (fp16) at the end, or any time with `... VARIANT export`.
@@ -28,4 +29,5 @@ fi
 need_video_corpus
 train_resumable "$RUNDIR" "$STATE" "$STEPS" "$THREADS" \
   --model hycovc --variant "$VARIANT" --data cache/video_corpus --frames "$FRAMES" \
-  --crop "$CROP" --batch-size "$BATCH" --lr "$LR" --bf16 --ckpt-every 250 --log-every 20 --seed 0
+  --crop "$CROP" --batch-size "$BATCH" --lr "$LR" ${QUANTIZER:+--quantizer $QUANTIZER} --bf16 \
+  --ckpt-every 250 --log-every 20 --seed 0
