@@ -104,6 +104,17 @@ def draw_level(rng: np.random.Generator, levels: int, weights: list[float]) -> i
     return int(rng.choice(levels, p=p / p.sum())) + 1
 
 
+def apply_quantizer(model: nn.Module, quantizer: str, name: str) -> None:
+    """`--quantizer`: "noise" leaves ``model`` as it is; "ste" makes its syntheses train on
+    rounded latents (``round_for_synthesis``), refused in one line for a model without them."""
+    if quantizer == "noise":
+        return
+    if quantizer != "ste" or not hasattr(model, "round_for_synthesis"):
+        raise HycoError(f"--quantizer {quantizer} is not one {name} trains with (ste: the "
+                        "hyperprior image models, HyCoVC's context, flow and full)")
+    model.round_for_synthesis = True
+
+
 def check_level_weights(weights: list[float], levels: int | None) -> None:
     """Reject odds that cannot be drawn from, in one line, before a run starts."""
     if not weights:
@@ -250,11 +261,7 @@ class Trainer(StepLoop):
             config.init_steps = int(zoo.weights_metadata(config.warm_prior).get("steps", 0))
         if config.grown_only:
             self._freeze_all_but_grown(resume)
-        if config.quantizer != "noise":
-            if config.quantizer != "ste" or not hasattr(self.model, "round_for_synthesis"):
-                raise HycoError(f"--quantizer {config.quantizer} is not one {config.model} "
-                                "trains with (ste: the hyperprior models)")
-            self.model.round_for_synthesis = True
+        apply_quantizer(self.model, config.quantizer, config.model)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         main, aux, aux_names = _split_params(self.model)

@@ -37,7 +37,7 @@ from hyco.nn.exact_layers import from_fixed
 from hyco.train import checkpoint
 from hyco.train.clips import ClipDataset
 from hyco.train.log import RunLog
-from hyco.train.loop import StepLoop, check_level_weights, draw_level
+from hyco.train.loop import StepLoop, apply_quantizer, check_level_weights, draw_level
 from hyco.train.losses import bits_per_pixel
 from hyco.train.perceptual import feature_matching
 from hyco.train.precision import resolve_bf16
@@ -108,11 +108,7 @@ class VideoTrainer(StepLoop):
         self.rundir = Path(cfg.out)
         self.model = build(cfg.variant, cfg.size, _intra_m(cfg))
         check_level_weights(cfg.level_weights, self.model.levels)
-        if cfg.quantizer != "noise":
-            if cfg.quantizer != "ste" or not hasattr(self.model, "round_for_synthesis"):
-                raise HycoError(f"--quantizer {cfg.quantizer} is not one the {cfg.variant} "
-                                "variant trains with (ste: context, flow, full)")
-            self.model.round_for_synthesis = True
+        apply_quantizer(self.model, cfg.quantizer, f"hycovc {cfg.variant}")
         if cfg.init and not resume:
             from hyco.video.weights import load_weights, weights_metadata
 
