@@ -16,7 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
 RUNDIR=${RUNDIR:-cache/runs/mean-scale-vr}
-STATE=src/hyco/weights/mean-scale-vr.safetensors  # the shipped default's weights
+# STATE=FILE: another file to continue from and export to than the shipped default's weights
+# (a next round kept in recipes/state until its priors are retrained and it ships)
+STATE=${STATE:-src/hyco/weights/mean-scale-vr.safetensors}
 if [[ "${1:-}" == "export" ]]; then
   exec hyco export "$RUNDIR" -o "$STATE" --half
 fi

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import uint8_image
 from hyco.cli import main
+from hyco.video import weights as video_weights
 
 FAST = ["--model", "factorized", "--quality", "1"]
 
@@ -52,6 +53,10 @@ def test_compress_decompress_info_models(images, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "mean-scale" in out and "default]" in out and "trained (" in out
     assert all(f"hycovc-{v} " in out for v in ("context", "flow", "full"))
+    # the latent prior's M is its shipped file's (grown with the default's latent), not a constant
+    latent_m = video_weights.weights_metadata(video_weights.shipped("latent"))["m"]
+    row = next(line for line in out.splitlines() if line.startswith("hycovc-latent"))
+    assert row.split()[3] == latent_m
 
 
 def test_folders_globs_and_output_folder(images, tmp_path, capsys):

@@ -173,7 +173,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     sizes = {v: (c.n, c.m) for v in ("context", "flow", "full")}
     sizes["latent"] = (LatentPrior.WIDTH, LatentPrior.M)  # a prior on the I-frame latent
     for variant, (n, m) in sizes.items():  # P-frame codecs of `hyco video compress`
-        note = zoo.path_note(video_weights.shipped(variant))
+        path = video_weights.shipped(variant)
+        if path is not None and "m" in (meta := video_weights.weights_metadata(path)):
+            m = int(meta["m"])  # a prior grown with its I-frame model (hyco.image.widen)
+        note = zoo.path_note(path)
         print(f"{'hycovc-' + variant:<14} {'1.0-8.0':<8} {n:>4} {m:>4} {'ladder':>8}  {note}"
               f"  [video P-frames: hyco video compress --variant {variant}]")
     return 0

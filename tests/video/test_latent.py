@@ -18,9 +18,14 @@ from hyco.video.weights import load as load_video_weights
 from hyco.video.weights import save_weights
 
 
+def untrained() -> LatentPrior:
+    """An untrained prior of the shipped default's latent size (the I-frame codec here)."""
+    return build("latent", latent_m=zoo.load(zoo.DEFAULT_MODEL, 3).m)
+
+
 def perturbed(seed: int = 0) -> LatentPrior:
     """An untrained prior with its deep path switched on too."""
-    prior = build("latent")
+    prior = untrained()
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for w in (prior.net[-1].weight, prior.skip.weight):
@@ -42,7 +47,7 @@ def test_zero_prior_is_all_intra():
     """With a, b, c = 0 a P-frame is coded exactly as mean-scale-vr codes it (the hyperprior
     alone; a checkerboard-vr intra codec adds its spatial prior to I-frames only)."""
     intra = zoo.load("mean-scale-vr", 3)
-    prior = build("latent")
+    prior = untrained()
     with torch.no_grad():
         prior.skip.bias.zero_()
     codec = LatentInter(prior, intra, "3", skip=False)
@@ -77,7 +82,7 @@ def test_p_frames_round_trip_exactly_and_references_chain(tmp_path):
 def test_prior_changes_the_rate_and_rejects_bad_packets():
     intra = zoo.load(zoo.DEFAULT_MODEL, 3)
     a, b = clip(2)
-    plain, moved = LatentInter(build("latent"), intra, "3"), LatentInter(perturbed(), intra, "3")
+    plain, moved = LatentInter(untrained(), intra, "3"), LatentInter(perturbed(), intra, "3")
     assert plain.digest() != moved.digest()
     _, ref = plain.decode_intra(intra.compress(array_to_tensor(a)))
     s0, _, _ = plain.encode_inter(array_to_tensor(b), ref)
@@ -96,12 +101,12 @@ def test_skip_copies_the_still_blocks_and_codes_the_changed():
     a = uint8_image(64, 128, seed=1)
     b = a.copy()
     b[:, 64:] = uint8_image(64, 64, seed=9)  # the right half changes, the left stands still
-    codec = LatentInter(build("latent"), intra, "3")
+    codec = LatentInter(untrained(), intra, "3")
     _, ref = codec.decode_intra(intra.compress(array_to_tensor(a)))
     streams, rgb, ref1 = codec.encode_inter(array_to_tensor(b), ref)
     copy = decode_mask(streams[1], (4, 8))
     assert copy[:, :3].all() and not copy[:, 5:].any()
-    plain, _, _ = LatentInter(build("latent"), intra, "3", skip=False).encode_inter(
+    plain, _, _ = LatentInter(untrained(), intra, "3", skip=False).encode_inter(
         array_to_tensor(b), ref)
     assert sum(map(len, streams)) < 0.8 * sum(map(len, plain))
     rec, ref2 = codec.decode_inter(tuple(streams), ref, (64, 128))
@@ -114,7 +119,7 @@ def test_a_still_frame_reuses_the_reference_hyper_latent():
     decoder takes the reference's, and the frame costs a fraction of the I-frame."""
     intra = zoo.load(zoo.DEFAULT_MODEL, 3)
     a = uint8_image(64, 128, seed=1)
-    codec = LatentInter(build("latent"), intra, "3")
+    codec = LatentInter(untrained(), intra, "3")
     first = intra.compress(array_to_tensor(a))
     _, ref = codec.decode_intra(first)
     streams, rgb, ref1 = codec.encode_inter(array_to_tensor(a), ref)
@@ -172,12 +177,12 @@ from hyco import zoo
 from hyco.entropy.mask import decode_mask
 from hyco.train.video import build
 from hyco.video.latent import LatentInter
-prior = build("latent")
+intra = zoo.load(zoo.DEFAULT_MODEL, 5)
+prior = build("latent", latent_m=intra.m)
 g = torch.Generator().manual_seed(0)
 with torch.no_grad():
     for w in (prior.net[-1].weight, prior.skip.weight):
         w.copy_(torch.randn(w.shape, generator=g) * 1e-3)
-intra = zoo.load(zoo.DEFAULT_MODEL, 5)
 codec = LatentInter(prior, intra, "5")
 x = torch.rand(1, 3, 64, 96, generator=g)
 _, ref = codec.decode_intra(intra.compress(torch.rand(1, 3, 64, 96, generator=g)))
