@@ -12,6 +12,7 @@ from hyco.image import (
     VariableRateCheckerboard,
     VariableRateMeanScale,
 )
+from hyco.image.channel_checkerboard_vr import SliceContextPrior
 from hyco.image.checkerboard_vr import anchor_mask
 from hyco.nn.ops import pinned_threads
 from hyco.nn.refiner import ScaleNormalisedRefiner
@@ -64,6 +65,29 @@ def test_round_trip_is_exact_and_matches_eval_forward(cls):
         with pinned_threads(2):
             out = cb.decompress(payload)
         assert torch.equal(out, ref)
+
+
+def test_uneven_slices_in_another_channel_order_stay_exact():
+    """SliceContextPrior(sizes=, order=): slices of any sizes, coded in any channel order
+    (the busiest channels first); decoding still matches the encoder's reconstruction, and
+    the untrained prior is still the base model."""
+    base, cb = _pair(VariableRateChannelCheckerboard)
+    order = torch.randperm(24, generator=torch.Generator().manual_seed(2)).tolist()
+    cb.spatial = SliceContextPrior(24, width=8, sizes=[3, 5, 16], order=order)
+    assert cb.n_streams == 7 and torch.equal(cb.spatial.order, torch.tensor(order))
+    x = smooth_images(1, 70, 100, seed=3)
+    cb.quality = base.quality = 2
+    assert torch.equal(cb.decompress(cb.compress(x)), base.decompress(base.compress(x)))
+    _perturb(cb.spatial)
+    for q in (1, 5.5):
+        cb.quality = q
+        with torch.no_grad():
+            ref = cb(x)["x_hat"]
+        assert torch.equal(cb.decompress(cb.compress(x)), ref)
+    with pytest.raises(ValueError, match="split"):
+        SliceContextPrior(24, sizes=[8, 8])
+    with pytest.raises(ValueError, match="permutation"):
+        SliceContextPrior(24, order=[0] * 24)
 
 
 def test_anchors_alternate():

@@ -15,6 +15,11 @@ round-11 transforms' cached corpus latents, batch 16 of 16 x 16 latents, Adam 1e
 width 128): after 350 steps the prior saved 7.9 % of the latent's bits against the hyperprior on
 the training crops, where the shipped checkerboard prior, after its 3,000 steps, saved 6.5 %.
 
+The slices need not be equal nor in the channels' own order (``SliceContextPrior(sizes=,
+order=)``): on a trained latent a few channels carry most of the bits, and ELIC codes the busiest
+first, in small slices, so that each later slice sees them (``benchmarks/prior_layout.py``
+compares layouts on the shipped transforms).
+
 Each pass is one stream (``2 S`` in all, the container's length fields cost 4 bytes each) and
 one :class:`~hyco.nn.refiner.ScaleNormalisedRefiner` evaluation over the whole latent, in the
 integer arithmetic of :mod:`hyco.nn.exact_layers`, so encoder and decoder select the same
@@ -22,6 +27,9 @@ tables on any machine and thread count.
 """
 
 from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -49,21 +57,46 @@ class SliceContextPrior(nn.Module):
     zero, so the untrained prior is the base model.
     """
 
-    def __init__(self, m: int = 192, slices: int = SLICES, width: int = WIDTH):
+    def __init__(self, m: int = 192, slices: int = SLICES, width: int = WIDTH,
+                 sizes: Sequence[int] | None = None, order: Sequence[int] | None = None):
         super().__init__()
-        if m % slices:
-            raise ValueError(f"{m} latent channels do not split into {slices} slices")
-        self.slices, self.c = slices, m // slices
-        self.passes = nn.ModuleList(ScaleNormalisedRefiner(2 * self.c + m, 2 * self.c, width)
-                                    for _ in range(2 * slices - 1))
+        if sizes is None:
+            if m % slices:
+                raise ValueError(f"{m} latent channels do not split into {slices} slices")
+            sizes = [m // slices] * slices
+        sizes = [int(c) for c in sizes]
+        if sum(sizes) != m or min(sizes) < 1:
+            raise ValueError(f"slice sizes {sizes} do not split {m} latent channels")
+        self.slices, self.sizes = len(sizes), sizes
+        self.bounds = [0, *itertools.accumulate(sizes)]
+        self.passes = nn.ModuleList(
+            ScaleNormalisedRefiner(2 * sizes[p % self.slices] + m, 2 * sizes[p % self.slices],
+                                   width) for p in range(1, 2 * self.slices))
+        # the coding order of the channels (uneven slices pay when the busiest channels come
+        # first, each slice then seeing the ones before it); None: their own order
+        if order is None:
+            self.order: Tensor | None = None
+        else:
+            perm = torch.as_tensor(list(order), dtype=torch.long)
+            if not torch.equal(perm.sort().values, torch.arange(m)):
+                raise ValueError(f"the channel order is not a permutation of {m} channels")
+            self.register_buffer("order", perm)
 
     def n_passes(self) -> int:
         return 2 * self.slices
 
     def channels(self, p: int) -> slice:
-        """Pass ``p``'s slice of the latent's channels."""
+        """Pass ``p``'s slice of the latent's channels (in coding order)."""
         i = p % self.slices
-        return slice(i * self.c, (i + 1) * self.c)
+        return slice(self.bounds[i], self.bounds[i + 1])
+
+    def to_coding_order(self, t: Tensor) -> Tensor:
+        """``t``'s channels (dim 1) in the order the passes code them."""
+        return t if self.order is None else t[:, self.order.to(t.device)]
+
+    def from_coding_order(self, t: Tensor) -> Tensor:
+        """The inverse of :meth:`to_coding_order`."""
+        return t if self.order is None else t[:, torch.argsort(self.order).to(t.device)]
 
     def positions(self, p: int, anchors: Tensor) -> Tensor:
         """Pass ``p``'s positions, from the (1, 1, H, W) anchor mask."""
@@ -108,18 +141,20 @@ class VariableRateChannelCheckerboard(VariableRateCheckerboard):
     def _refined(self, y: Tensor, z_hat: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The hyperprior's float (scales, means) and every element's as coding uses them,
         pass by pass, each pass's context rounded as coding rounds it."""
-        s1, m1 = self._float_hyper(z_hat)
+        s1_o, m1_o = self._float_hyper(z_hat)
+        sp = self.spatial
+        y, s1, m1 = (sp.to_coding_order(t) for t in (y, s1_o, m1_o))
         anchors = anchor_mask(*y.shape[-2:]).to(y.device)
         scales, means, known = s1, m1, torch.zeros_like(y)
-        for p in range(self.spatial.n_passes()):
-            ch, pos = self.spatial.channels(p), self.spatial.positions(p, anchors)
+        for p in range(sp.n_passes()):
+            ch, pos = sp.channels(p), sp.positions(p, anchors)
             if p:
-                s2, m2 = self.spatial(p, s1, m1, known)
+                s2, m2 = sp(p, s1, m1, known)
                 scales = _put(scales, ch, torch.where(pos, s2, scales[:, ch]))
                 means = _put(means, ch, torch.where(pos, m2, means[:, ch]))
             y_hat = (torch.round(y[:, ch] - means[:, ch]) + means[:, ch]).detach()
             known = _put(known, ch, torch.where(pos, y_hat - m1[:, ch].detach(), known[:, ch]))
-        return s1, m1, scales, means
+        return s1_o, m1_o, sp.from_coding_order(scales), sp.from_coding_order(means)
 
     def _counted(self, y: Tensor) -> Tensor:
         """Every element: the context reaches the anchors too."""
@@ -129,10 +164,11 @@ class VariableRateChannelCheckerboard(VariableRateCheckerboard):
               ) -> tuple[list[bytes], Tensor, Tensor, Tensor]:
         """Pass by pass; encodes ``y`` or decodes ``streams`` (one per pass). Returns the
         streams, the decoded latent (fixed point) and its fixed-point scales and means."""
-        s_f, mu_f = self.hyper_layers_fixed(z_hat).chunk(2, 1)
+        sp = self.spatial
+        s_f, mu_f = (sp.to_coding_order(t) for t in self.hyper_layers_fixed(z_hat).chunk(2, 1))
         anchors = anchor_mask(*s_f.shape[-2:])
         enc = y is not None
-        y_d = y.double().cpu() if enc else None
+        y_d = sp.to_coding_order(y.double().cpu()) if enc else None
         y_f, known = torch.zeros_like(s_f), torch.zeros_like(s_f)
         scales, means = s_f.clone(), mu_f.clone()
         out = []
@@ -150,7 +186,7 @@ class VariableRateChannelCheckerboard(VariableRateCheckerboard):
             scales[:, ch] = torch.where(pos, s2, scales[:, ch])
             means[:, ch] = torch.where(pos, m2, means[:, ch])
             known[:, ch] = torch.where(pos, y_f[:, ch] - mu_f[:, ch], known[:, ch])
-        return out, y_f, scales, means
+        return out, *(sp.from_coding_order(t) for t in (y_f, scales, means))
 
 
 def _put(t: Tensor, ch: slice, value: Tensor) -> Tensor:
