@@ -30,7 +30,7 @@ from hyco import zoo
 from hyco.files import array_to_tensor, to_array
 from hyco.image.channel_checkerboard_vr import SliceContextPrior
 from hyco.train.data import list_images
-from hyco.train.latent_prior import LATENT_CROP
+from hyco.train.latent_prior import LATENT_CROP, latent_crops
 from hyco.train.loop import draw_level
 
 
@@ -48,20 +48,6 @@ def fresh():
     model = zoo.build("channel-checkerboard-vr", 3, size=zoo.weights_size(path))
     zoo.load_weights(model, path)
     return model
-
-
-def batch(cache: dict[str, torch.Tensor], names: list[str], seed: int, step: int,
-          size: int) -> torch.Tensor:
-    """The same crops for every layout: a function of (seed, step), as the trainer's."""
-    rng = np.random.default_rng([seed, step, 11])
-    out = []
-    for _ in range(size):
-        y = cache[names[int(rng.integers(len(names)))]]
-        h, w = y.shape[-2:]
-        i = int(rng.integers((h - LATENT_CROP) // 4 + 1)) * 4
-        j = int(rng.integers((w - LATENT_CROP) // 4 + 1)) * 4
-        out.append(y[:, i:i + LATENT_CROP, j:j + LATENT_CROP].float())
-    return torch.stack(out)
 
 
 @torch.no_grad()
@@ -140,7 +126,7 @@ def main() -> None:
             lr = args.lr * (0.1 if step >= 0.8 * args.steps else 1.0)
             for g in opt.param_groups:
                 g["lr"] = lr
-            y = batch(cache, names, args.seed, step, args.batch)
+            y = latent_crops(cache, names, args.seed, step, args.batch)
             torch.manual_seed(hash((args.seed, step)) & 0x7FFF_FFFF)
             model.quality = draw_level(np.random.default_rng([args.seed, step, 7]),
                                        model.levels, [])

@@ -67,7 +67,7 @@ class SliceContextPrior(nn.Module):
         sizes = [int(c) for c in sizes]
         if sum(sizes) != m or min(sizes) < 1:
             raise ValueError(f"slice sizes {sizes} do not split {m} latent channels")
-        self.slices, self.sizes = len(sizes), sizes
+        self.slices = len(sizes)
         self.bounds = [0, *itertools.accumulate(sizes)]
         self.passes = nn.ModuleList(
             ScaleNormalisedRefiner(2 * sizes[p % self.slices] + m, 2 * sizes[p % self.slices],

@@ -61,16 +61,8 @@ class LatentPriorTrainer(Trainer):
         return out
 
     def _batch(self) -> torch.Tensor:
-        """(B, M, 16, 16) latent crops: a pure function of (seed, step), as image batches."""
-        rng = np.random.default_rng([self.cfg.seed, self.step, 11])
-        c, crops = LATENT_CROP, []
-        for _ in range(self.cfg.batch_size):
-            y = self.latents[self.names[int(rng.integers(len(self.names)))]]
-            h, w = y.shape[-2:]
-            i = int(rng.integers((h - c) // 4 + 1)) * 4
-            j = int(rng.integers((w - c) // 4 + 1)) * 4
-            crops.append(y[:, i:i + c, j:j + c].float())
-        return torch.stack(crops).to(self.device)
+        return latent_crops(self.latents, self.names, self.cfg.seed, self.step,
+                            self.cfg.batch_size).to(self.device)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
@@ -91,3 +83,18 @@ class LatentPriorTrainer(Trainer):
         self.step += 1
         value = float(loss.detach())
         return {"loss": value, "saving": 1.0 - value, "lr": lr}
+
+
+def latent_crops(latents: dict[str, torch.Tensor], names: list[str], seed: int, step: int,
+                 size: int) -> torch.Tensor:
+    """(size, M, 16, 16) crops of cached latents on the hyper-latent's grid: a pure function
+    of (seed, step), as image batches are, so runs that compare priors see the same crops."""
+    rng = np.random.default_rng([seed, step, 11])
+    c, crops = LATENT_CROP, []
+    for _ in range(size):
+        y = latents[names[int(rng.integers(len(names)))]]
+        h, w = y.shape[-2:]
+        i = int(rng.integers((h - c) // 4 + 1)) * 4
+        j = int(rng.integers((w - c) // 4 + 1)) * 4
+        crops.append(y[:, i:i + c, j:j + c].float())
+    return torch.stack(crops)
