@@ -90,6 +90,8 @@ def test_bad_inputs_fail_cleanly(images, tmp_path, capsys):
         ["compress", str(images / "a.png"), "--model", "nope"],
         ["compress", str(images / "a.png"), "--model", "qarv", "--refine", "5"],
         ["compress", str(images / "a.png"), "--refine", "-2"],
+        ["compress", str(images / "a.png"), "--model", "qarv", "--search-hyper", "5"],
+        ["compress", str(images / "a.png"), "--refine", "2", "--search-hyper", "5"],
         ["info", str(tmp_path / "junk.hyco")],
     ]
     for argv in cases:

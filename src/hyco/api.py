@@ -27,24 +27,27 @@ def load_model(model: str = zoo.DEFAULT_MODEL, quality: int | str = zoo.DEFAULT_
 
 def compress(image, model: str = zoo.DEFAULT_MODEL, quality: int | str = zoo.DEFAULT_QUALITY,
              weights: str | Path | None = None, *, lmbda: float | None = None,
-             target_bpp: float | None = None, refine: int = 0) -> bytes:
+             target_bpp: float | None = None, refine: int = 0,
+             search_hyper: int = 0) -> bytes:
     """Compress an image (path, PIL image or uint8 array) into the bytes of a .hyco file.
 
     ``lmbda`` codes a lambda-conditioned model (``qarv``) at that lambda instead of a
     quality; ``target_bpp`` searches a variable-rate model's rate for the largest file of
     at most that many bits per pixel (:mod:`hyco.rate_search`); ``refine`` searches the
     latents for that many gradient steps (:mod:`hyco.image.latent_search`: a slower encode,
-    the same decoder).
+    the same decoder); ``search_hyper`` searches the hyper-latent alone for that many
+    (cheaper steps; :func:`hyco.image.latent_search.search_hyper`).
     """
     arr, channels = to_array(image)
     return compress_array(arr, channels, model, quality, weights, lmbda=lmbda,
-                          target_bpp=target_bpp, refine=refine)
+                          target_bpp=target_bpp, refine=refine, search_hyper=search_hyper)
 
 
 def compress_array(arr: np.ndarray, channels: int = 3, model: str = zoo.DEFAULT_MODEL,
                    quality: int | str = zoo.DEFAULT_QUALITY,
                    weights: str | Path | None = None, *, lmbda: float | None = None,
-                   target_bpp: float | None = None, refine: int = 0) -> bytes:
+                   target_bpp: float | None = None, refine: int = 0,
+                   search_hyper: int = 0) -> bytes:
     """Compress an HxWx3 uint8 array; ``channels=1`` marks it to be decoded as grayscale."""
     if target_bpp is not None:
         if lmbda is not None:
@@ -52,23 +55,33 @@ def compress_array(arr: np.ndarray, channels: int = 3, model: str = zoo.DEFAULT_
         from hyco.rate_search import search_rate
 
         return search_rate(lambda q: compress_array(arr, channels, model, q, weights,
-                                                    refine=refine),
+                                                    refine=refine, search_hyper=search_hyper),
                            model, target_bpp, arr.shape[0] * arr.shape[1])
     if lmbda is not None:
         quality = zoo.lmbda_quality(model, lmbda)
     codec = load_model(model, quality, weights)
-    return compress_with(codec, arr, channels, zoo.quality_label(model, quality), refine)
+    return compress_with(codec, arr, channels, zoo.quality_label(model, quality), refine,
+                         search_hyper)
 
 
 def compress_with(codec: ImageCodec, arr: np.ndarray, channels: int = 3,
-                  quality: str = "0", refine: int = 0) -> bytes:
+                  quality: str = "0", refine: int = 0, search_hyper: int = 0) -> bytes:
     """Compress with a model in hand (e.g. one being trained) into .hyco bytes; ``refine``
-    steps of latent search (:func:`hyco.image.latent_search.search_latents`)."""
+    steps of latent search (:func:`hyco.image.latent_search.search_latents`), or
+    ``search_hyper`` steps of the hyper-latent's alone
+    (:func:`hyco.image.latent_search.search_hyper`), not both."""
     x = array_to_tensor(arr)
+    if refine and search_hyper:
+        raise HycoError("give --refine or --search-hyper, not both (the full search moves "
+                        "the hyper-latent too)")
     if refine:
         from hyco.image.latent_search import search_latents
 
         payload = search_latents(codec, x, refine)
+    elif search_hyper:
+        from hyco.image.latent_search import search_hyper as search
+
+        payload = search(codec, x, search_hyper)
     else:
         payload = codec.compress(x)
     header = container.Header(codec=codec.name, quality=quality, digest=codec.digest(),

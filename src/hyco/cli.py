@@ -83,10 +83,14 @@ def cmd_compress(args: argparse.Namespace) -> int:
         check_target(model, args.target_bpp)
     args.quality = args.quality or meta.get("quality", zoo.spec(model).default_quality)
     zoo.parse_quality(model, args.quality)
-    if args.refine:
+    if args.refine or args.search_hyper:
         from hyco.image.latent_search import check_refine
 
-        check_refine(zoo.spec(model).cls, args.refine)
+        if args.refine and args.search_hyper:
+            raise HycoError("give --refine or --search-hyper, not both (the full search "
+                            "moves the hyper-latent too)")
+        check_refine(zoo.spec(model).cls, args.refine or args.search_hyper,
+                     hyper=bool(args.search_hyper))
 
     def work(src: Path, dst: Path) -> str:
         if dst.exists() and not args.force:
@@ -94,7 +98,8 @@ def cmd_compress(args: argparse.Namespace) -> int:
         arr, channels = to_array(src)
         data = api.compress_array(arr, channels, model, args.quality, args.weights,
                                   lmbda=args.lmbda, target_bpp=args.target_bpp,
-                                  refine=args.refine or 0)
+                                  refine=args.refine or 0,
+                                  search_hyper=args.search_hyper or 0)
         write_atomic(dst, data, force=args.force)
         h, w = arr.shape[:2]
         line = f"{src} -> {dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp"
@@ -298,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mean-scale-vr and its context priors: search the latents for STEPS "
                         "gradient steps at encode time (about 50: several times slower, a "
                         "smaller file at the same quality; the decoder is unchanged)")
+    c.add_argument("--search-hyper", type=int, metavar="STEPS",
+                   help="the same models: search the hyper-latent alone for STEPS steps "
+                        "(about 20: cheap steps, no synthesis; mends regions whose scales the "
+                        "hyperprior mispredicts; the decoder is unchanged)")
     c.set_defaults(func=cmd_compress)
 
     d = sub.add_parser("decompress", help=".hyco files -> images")

@@ -4,6 +4,7 @@ from hyco.entropy.gaussian import (
     N_SCALES,
     GaussianConditional,
     gaussian_tables,
+    log2_bin,
     scale_indices,
     scale_table,
 )
@@ -30,6 +31,25 @@ def test_likelihoods_sum_to_one():
     for s in [0.11, 0.5, 3.0, 40.0]:
         lik = gc.likelihood(v + 0.3, torch.full_like(v, s), torch.full_like(v, 0.3))
         assert abs(lik.sum().item() - 1) < 1e-3
+
+
+def test_log2_bin_is_the_likelihood_and_keeps_a_slope_in_the_tail():
+    """Where the probability form is exact, the log form equals it; far in the tail, where
+    the probability underflows to its bound and loses its gradient, the log form still says
+    "raise the scale", through the floor too (a raw scale below SCALE_MIN)."""
+    gc = GaussianConditional()
+    r = torch.tensor([0.0, 0.4, 1.0, 2.0, 5.0])
+    s = torch.tensor([0.2, 1.0, 0.7, 3.0, 2.0])
+    assert torch.allclose(log2_bin(r, s), torch.log2(gc.likelihood(r, s)), atol=1e-4)
+    raw = torch.tensor([-3.0, 0.05, 0.3], requires_grad=True)  # two under the floor
+    far = torch.full((3,), 6.0)
+    bits = -log2_bin(far, raw).sum()
+    assert bits.item() > 3 * 40  # beyond the bounded form's ~30 bits each
+    (grad,) = torch.autograd.grad(bits, raw)
+    assert torch.all(grad < 0)  # a larger scale costs fewer bits, even from below the floor
+    bounded = torch.tensor([0.05, 0.11, 0.3], requires_grad=True)
+    (flat,) = torch.autograd.grad(-torch.log2(gc.likelihood(far, bounded)).sum(), bounded)
+    assert flat[:2].abs().max() == 0  # what the search would be stuck with
 
 
 def test_tables_sum_to_precision():

@@ -82,6 +82,11 @@ def test_a_refine_curve_is_its_own_codec():
     assert "3 steps of latent search" in codec.description
     assert resolve("hyco:mean-scale-vr@2").slug != codec.slug  # results do not collide
     for bad, why in [("jpeg+refine=3", "learned codecs"), ("hyco:qarv+refine=3", "no latent"),
-                     ("hyco:mean-scale-vr+refine=x", "bad refine")]:
+                     ("hyco:mean-scale-vr+refine=x", "bad refine"),
+                     ("webp+hyper=3", "learned codecs"), ("hyco:qarv+hyper=3", "no hyper-latent"),
+                     ("hyco:mean-scale-vr+hyper=-1", ">= 0")]:
         with pytest.raises(HycoError, match=why):
             resolve(bad)
+    hyper = resolve("hyco:mean-scale-vr+hyper=20@1")
+    assert hyper.key == "hyco:mean-scale-vr+hyper=20" and hyper.slug != codec.slug
+    assert "20 steps of hyper-latent search" in hyper.description

@@ -5,7 +5,7 @@ import torch
 from hyco import api, zoo
 from hyco.errors import HycoError
 from hyco.files import array_to_tensor, to_array
-from hyco.image.latent_search import _measured_loss, search_latents
+from hyco.image.latent_search import _measured_loss, search_hyper, search_latents
 
 SAMPLE = "src/hyco/data/sample.png"
 
@@ -39,11 +39,49 @@ def test_search_is_reproducible_and_leaves_the_model_alone():
     assert codec.digest() == digest and all(p.grad is None for p in codec.parameters())
 
 
-def test_refine_through_the_api_and_its_errors():
+@pytest.mark.parametrize("kind, why", [("refine", "no latent search"),
+                                       ("search_hyper", "no hyper-latent search")])
+def test_searches_through_the_api_and_their_errors(kind, why):
     arr = np.ascontiguousarray(to_array(SAMPLE)[0][:64, :64])
-    data = api.compress_array(arr, 3, "mean-scale-vr", 4, refine=5)
+    data = api.compress_array(arr, 3, "mean-scale-vr", 4, **{kind: 3})
     assert api.decode(data).array.shape == arr.shape
-    with pytest.raises(HycoError, match="no latent search"):
-        api.compress_array(arr, 3, "qarv", 4, refine=5)
+    with pytest.raises(HycoError, match=why):
+        api.compress_array(arr, 3, "qarv", 4, **{kind: 3})
     with pytest.raises(HycoError, match=">= 0"):
-        api.compress_array(arr, 3, "mean-scale-vr", 4, refine=-1)
+        api.compress_array(arr, 3, "mean-scale-vr", 4, **{kind: -1})
+    with pytest.raises(HycoError, match="not both"):
+        api.compress_array(arr, 3, "mean-scale-vr", 4, refine=2, search_hyper=3)
+
+
+@pytest.mark.parametrize("name", ["mean-scale-vr", "channel-checkerboard-vr"])
+def test_hyper_search_is_never_worse_moves_only_the_hyper_latent_and_decodes(name):
+    """The kept file's measured loss is at most plain coding's; its latent stream codes the
+    analysis' latent, so the hyper-latent stream is what changes when it is kept."""
+    codec = zoo.load(name, 1)
+    digest = codec.digest()
+    x = _photo()
+    lmbda = zoo.lmbda_at(name, 1)
+    plain = codec.compress(x)
+    found = search_hyper(codec, x, 8, lmbda)
+    assert _measured_loss(codec, list(found.streams), x, lmbda) <= \
+        _measured_loss(codec, list(plain.streams), x, lmbda)
+    assert codec.decompress(found).shape == x.shape
+    assert search_hyper(codec, x, 8, lmbda).streams == found.streams  # reproducible
+    assert search_hyper(codec, x, 0, lmbda).streams == plain.streams
+    assert codec.digest() == digest and all(p.grad is None for p in codec.parameters())
+
+
+def test_hyper_search_lowers_its_rate_from_a_spoilt_hyper_latent():
+    """The mechanism, from a hyper-latent pushed where the scales collapse: Adam on
+    ``hyper_rate`` brings the rate down (what rescues such regions in real pictures)."""
+    codec = zoo.load("mean-scale-vr", 1)
+    with torch.no_grad():
+        y, z = codec.initial_latents(codec.pad(_photo()))
+    z = (z - 6.0).requires_grad_(True)  # far from any training hyper-latent
+    opt = torch.optim.Adam([z], lr=0.1)
+    torch.manual_seed(0)
+    first = codec.hyper_rate(y, z).item()
+    for _ in range(30):
+        (z.grad,) = torch.autograd.grad(codec.hyper_rate(y, z), [z])
+        opt.step()
+    assert codec.hyper_rate(y, z).item() < 0.7 * first

@@ -30,6 +30,26 @@ def _std_cdf(x):
     return 0.5 * torch.erfc(-x * (2**-0.5))
 
 
+def log2_bin(residual: Tensor, scales: Tensor) -> Tensor:
+    """log2 P(the integer bin of ``residual``) under N(0, scale^2), in the log domain, the
+    scale floor (:data:`SCALE_MIN`) passed straight through.
+
+    Why not ``log2`` of :meth:`GaussianConditional.likelihood`: that probability underflows
+    about 13 scales out and is bounded below, so where a hyper-synthesis has put a scale on
+    the floor under a residual of 1.5 or more the rate is flat (about 30 bits, what the
+    coder's escape costs too) and no gradient says "raise this scale". Here the far tail
+    keeps its slope and the floor lets it through, so a search can leave such a collapse
+    (:func:`hyco.image.latent_search.search_hyper`).
+    """
+    r = residual.float().abs()
+    s = scales.float()
+    s = s + (s.clamp_min(SCALE_MIN) - s).detach()
+    upper = torch.special.log_ndtr((0.5 - r) / s)
+    lower = torch.special.log_ndtr((-0.5 - r) / s)
+    # log(Phi(u) - Phi(l)) = log Phi(u) + log(1 - Phi(l) / Phi(u)); l < u always
+    return (upper + torch.log1p(-torch.exp(lower - upper).clamp_max(1.0 - 1e-7))) / math.log(2)
+
+
 @functools.lru_cache(maxsize=1)
 def scale_table() -> tuple[np.ndarray, np.ndarray]:
     """Table scales (log-spaced) and the fixed-point thresholds between neighbours."""

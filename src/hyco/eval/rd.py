@@ -58,12 +58,12 @@ class Codec:
 
 
 def _learned(name: str, weights: str | None, key: str | None = None,
-             refine: int = 0) -> Codec:
+             refine: int = 0, hyper: bool = False) -> Codec:
     spec = zoo.spec(name)
     if refine:
         from hyco.image.latent_search import check_refine
 
-        check_refine(spec.cls, refine)
+        check_refine(spec.cls, refine, hyper)
 
     def model(q):
         return api.load_model(name, q, weights)
@@ -81,10 +81,12 @@ def _learned(name: str, weights: str | None, key: str | None = None,
     trained = all(zoo.is_trained(name, q) for q in spec.qualities) or weights is not None
     return Codec(
         key=key or f"hyco:{name}", description=f"hyco {name} ({spec.paper})"
-        + (f", {refine} steps of latent search" if refine else "")
+        + (f", {refine} steps of {'hyper-' if hyper else ''}latent search" if refine else "")
         + ("" if trained else " [untrained: random weights]"),
         qualities=list(spec.qualities),
-        encode=lambda arr, q: api.compress_array(arr, 3, name, q, weights, refine=refine),
+        encode=lambda arr, q: api.compress_array(
+            arr, 3, name, q, weights, refine=0 if hyper else refine,
+            search_hyper=refine if hyper else 0),
         decode=lambda data: api.decode(data, weights).array,
         estimate=estimate, complexity=complexity)
 
@@ -93,27 +95,33 @@ def resolve(spec: str, weights: str | None = None) -> Codec:
     """``jpeg``, ``hyco:mean-scale``, optionally ``@q1,q2,...`` to choose qualities;
     ``hyco:path/to/weights.safetensors`` evaluates a trained file (model and quality from
     its metadata); ``hyco:...+refine=N`` encodes with N steps of latent search
-    (:mod:`hyco.image.latent_search`), a curve of its own beside the plain one."""
+    (:mod:`hyco.image.latent_search`), ``hyco:...+hyper=N`` with N of the hyper-latent's
+    alone, each a curve of its own beside the plain one."""
     key, _, qs = spec.partition("@")
     key, tag, steps = key.partition("+refine=")
+    hyper = False
+    if not tag:
+        key, tag, steps = key.partition("+hyper=")
+        hyper = bool(tag)
     refine = 0
     if tag:
         try:
             refine = int(steps)
         except ValueError:
-            raise HycoError(f"bad refine steps in {spec!r} (want hyco:MODEL+refine=20)") \
+            raise HycoError(f"bad {tag[1:-1]} steps in {spec!r} (want hyco:MODEL{tag}20)") \
                 from None
         if not key.startswith("hyco:"):
-            raise HycoError(f"{spec!r}: +refine is for learned codecs (hyco:...)")
-    suffix = f"+refine={refine}" if tag else ""
+            raise HycoError(f"{spec!r}: {tag[:-1]} is for learned codecs (hyco:...)")
+    suffix = f"{tag}{refine}" if tag else ""
     if key.startswith("hyco:") and key.endswith(".safetensors"):
         meta = zoo.weights_metadata(key[5:])
         if "model" not in meta or "quality" not in meta:
             raise HycoError(f"{key[5:]}: weights without hyco model/quality metadata")
-        codec = _learned(meta["model"], key[5:], f"hyco:{Path(key[5:]).stem}{suffix}", refine)
+        codec = _learned(meta["model"], key[5:], f"hyco:{Path(key[5:]).stem}{suffix}", refine,
+                         hyper)
         codec.qualities = [zoo.parse_quality(meta["model"], meta["quality"])]
     elif key.startswith("hyco:"):
-        codec = _learned(key[5:], weights, f"{key}{suffix}", refine)
+        codec = _learned(key[5:], weights, f"{key}{suffix}", refine, hyper)
     elif key in CODECS:
         c = CODECS[key]
         reason = c.missing()

@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from hyco.entropy.gaussian import TABLE_SHIFT
+from hyco.entropy.gaussian import TABLE_SHIFT, log2_bin
 from hyco.image.hyperprior import MeanScaleHyperprior
 from hyco.image.transforms import hyper_analysis, mean_scale_synthesis
 from hyco.nn.exact import exact_forward
@@ -177,6 +177,20 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         bits = -(torch.log2(self.gaussian.likelihood(self._noisy(y), scales, means)).sum()
                  + torch.log2(self.density.likelihood(self._noisy(z))).sum())
         return bits, self.synthesis(y_hat)
+
+    def hyper_rate(self, y: Tensor, z: Tensor) -> Tensor:
+        """Bits of a fixed latent ``y`` under the hyperprior of hyper-latent ``z``, plus
+        ``z``'s own, differentiable in ``z``: what the hyper-latent search lowers.
+
+        The latent's rate is its rounded residual's under the hyperprior alone (the context
+        priors refine those parameters, but cost a pass per slice), in the log domain
+        (:func:`hyco.entropy.gaussian.log2_bin`); ``z`` is rounded straight-through for
+        the hyper-synthesis, and its rate takes the noise, as in training."""
+        scales, means = self._float_hyper(round_through(z, self.density.medians.view(1, -1, 1, 1)))
+        residual = y - means
+        residual = residual + (torch.round(residual) - residual).detach()
+        return -(log2_bin(residual, scales).sum()
+                 + torch.log2(self.density.likelihood(self._noisy(z))).sum())
 
     def _float_hyper(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
         """(scales, means) of the float hyper-synthesis, with gradients (any mode)."""
