@@ -32,7 +32,7 @@ from hyco.payload import Payload
 
 LR = 1e-2  # Adam's step on the latents (quantisation-step units), cosine-decayed to zero
 CHECK_EVERY = 10
-HYPER_LR = 3e-2  # the hyper-latent's step: 1e-2 moved kodim19's too little (BENCHMARKS.md)
+HYPER_LR = 3e-2  # set on non-Kodak photos: 1e-2 saved half as much, 5e-2 and 0.1 hardly any
 
 
 def check_refine(codec: ImageCodec | type, steps: int, hyper: bool = False) -> None:
@@ -72,15 +72,16 @@ def search_hyper(codec: ImageCodec, x: Tensor, steps: int, lmbda: float | None =
 
     Why. The hyper-analysis can miss badly on content unlike its training photos: on one
     Kodak picture (kodim19's fence, quality 1) the hyper-synthesis put the scales of a whole
-    region on the floor under latents of 2-9, and the file was twice its quality-2 size
+    region on the floor under latents of 3-9, and the file was twice its quality-2 size
     (BENCHMARKS.md, "The hyper-latent search"). The rate there is flat, so neither training
     nor the full search (:func:`search_latents`) is pulled out quickly; this search moves
     only the hyper-latent, under :meth:`hyper_rate`'s log-domain rate, whose tail has a
     slope. A step needs no synthesis, only the hyper-synthesis at 1/256 of the pixels, so
     it is cheap. The proxy leaves out the context priors, and a longer search drifts from
-    what they code best (measured: 40 steps at this step size kept no candidate on 12
-    corpus files where 20 kept most), so as in :func:`search_latents` the latents are coded
-    and decoded every :data:`CHECK_EVERY` steps and plain coding's file is kept unless a
+    what they code best (measured, checking only at the end: 40 steps at this step size
+    kept no candidate on 12 corpus files where 20 steps kept all 12), so as in
+    :func:`search_latents` the latents are coded and decoded every :data:`CHECK_EVERY`
+    steps and plain coding's file is kept unless a
     measured ``bits + lambda * 255^2 * MSE`` is lower (the means move with the
     hyper-latent, so the picture changes a little).
     """
