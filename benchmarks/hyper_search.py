@@ -10,8 +10,8 @@ and a sample of the training corpus), before Kodak measures it with ``hyco eval`
         --lrs 0.01 0.03 0.1 --threads 2
 
 Every figure is a real file: its bytes, and the PSNR of the 8-bit picture decoded from it;
-the time is the search's whole encode (plain coding, the steps, one more coding and two
-decodes for the choice) against plain coding's.
+the time is the search's whole encode (plain coding and its decode, the steps, and a coding
+and a decode every 10 steps for the choice) against plain coding's.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from hyco import zoo
+from hyco.eval.metrics import psnr
 from hyco.files import array_to_tensor, to_array
 from hyco.image.latent_search import search_hyper
 from hyco.train.data import list_images
@@ -31,8 +32,7 @@ from hyco.train.data import list_images
 
 def _measure(codec, payload, x: torch.Tensor) -> tuple[int, float]:
     rec = codec.decompress(payload).float().clamp(0, 1).mul(255).round().div(255)
-    mse = float(((rec - x) ** 2).mean())
-    return sum(map(len, payload.streams)), 10 * torch.log10(torch.tensor(1 / mse)).item()
+    return sum(map(len, payload.streams)), psnr(rec, x, peak=1.0)
 
 
 def main() -> None:

@@ -71,17 +71,12 @@ def compress_with(codec: ImageCodec, arr: np.ndarray, channels: int = 3,
     ``search_hyper`` steps of the hyper-latent's alone
     (:func:`hyco.image.latent_search.search_hyper`), not both."""
     x = array_to_tensor(arr)
-    if refine and search_hyper:
-        raise HycoError("give --refine or --search-hyper, not both (the full search moves "
-                        "the hyper-latent too)")
-    if refine:
-        from hyco.image.latent_search import search_latents
+    if refine or search_hyper:
+        from hyco.image import latent_search
 
-        payload = search_latents(codec, x, refine)
-    elif search_hyper:
-        from hyco.image.latent_search import search_hyper as search
-
-        payload = search(codec, x, search_hyper)
+        latent_search.check_searches(codec, refine, search_hyper)
+        payload = (latent_search.search_latents(codec, x, refine) if refine
+                   else latent_search.search_hyper(codec, x, search_hyper))
     else:
         payload = codec.compress(x)
     header = container.Header(codec=codec.name, quality=quality, digest=codec.digest(),

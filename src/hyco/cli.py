@@ -84,13 +84,9 @@ def cmd_compress(args: argparse.Namespace) -> int:
     args.quality = args.quality or meta.get("quality", zoo.spec(model).default_quality)
     zoo.parse_quality(model, args.quality)
     if args.refine or args.search_hyper:
-        from hyco.image.latent_search import check_refine
+        from hyco.image.latent_search import check_searches
 
-        if args.refine and args.search_hyper:
-            raise HycoError("give --refine or --search-hyper, not both (the full search "
-                            "moves the hyper-latent too)")
-        check_refine(zoo.spec(model).cls, args.refine or args.search_hyper,
-                     hyper=bool(args.search_hyper))
+        check_searches(zoo.spec(model).cls, args.refine or 0, args.search_hyper or 0)
 
     def work(src: Path, dst: Path) -> str:
         if dst.exists() and not args.force:

@@ -58,12 +58,12 @@ class Codec:
 
 
 def _learned(name: str, weights: str | None, key: str | None = None,
-             refine: int = 0, hyper: bool = False) -> Codec:
+             refine: int = 0, search_hyper: int = 0) -> Codec:
     spec = zoo.spec(name)
-    if refine:
-        from hyco.image.latent_search import check_refine
+    if refine or search_hyper:
+        from hyco.image.latent_search import check_searches
 
-        check_refine(spec.cls, refine, hyper)
+        check_searches(spec.cls, refine, search_hyper)
 
     def model(q):
         return api.load_model(name, q, weights)
@@ -81,12 +81,12 @@ def _learned(name: str, weights: str | None, key: str | None = None,
     trained = all(zoo.is_trained(name, q) for q in spec.qualities) or weights is not None
     return Codec(
         key=key or f"hyco:{name}", description=f"hyco {name} ({spec.paper})"
-        + (f", {refine} steps of {'hyper-' if hyper else ''}latent search" if refine else "")
+        + (f", {refine} steps of latent search" if refine else "")
+        + (f", {search_hyper} steps of hyper-latent search" if search_hyper else "")
         + ("" if trained else " [untrained: random weights]"),
         qualities=list(spec.qualities),
-        encode=lambda arr, q: api.compress_array(
-            arr, 3, name, q, weights, refine=0 if hyper else refine,
-            search_hyper=refine if hyper else 0),
+        encode=lambda arr, q: api.compress_array(arr, 3, name, q, weights, refine=refine,
+                                                 search_hyper=search_hyper),
         decode=lambda data: api.decode(data, weights).array,
         estimate=estimate, complexity=complexity)
 
@@ -99,29 +99,29 @@ def resolve(spec: str, weights: str | None = None) -> Codec:
     alone, each a curve of its own beside the plain one."""
     key, _, qs = spec.partition("@")
     key, tag, steps = key.partition("+refine=")
-    hyper = False
     if not tag:
         key, tag, steps = key.partition("+hyper=")
-        hyper = bool(tag)
-    refine = 0
+    n = 0
     if tag:
         try:
-            refine = int(steps)
+            n = int(steps)
         except ValueError:
             raise HycoError(f"bad {tag[1:-1]} steps in {spec!r} (want hyco:MODEL{tag}20)") \
                 from None
         if not key.startswith("hyco:"):
             raise HycoError(f"{spec!r}: {tag[:-1]} is for learned codecs (hyco:...)")
-    suffix = f"{tag}{refine}" if tag else ""
+    suffix = f"{tag}{n}" if tag else ""
+    searches = {"refine": n if tag == "+refine=" else 0,
+                "search_hyper": n if tag == "+hyper=" else 0}
     if key.startswith("hyco:") and key.endswith(".safetensors"):
         meta = zoo.weights_metadata(key[5:])
         if "model" not in meta or "quality" not in meta:
             raise HycoError(f"{key[5:]}: weights without hyco model/quality metadata")
-        codec = _learned(meta["model"], key[5:], f"hyco:{Path(key[5:]).stem}{suffix}", refine,
-                         hyper)
+        codec = _learned(meta["model"], key[5:], f"hyco:{Path(key[5:]).stem}{suffix}",
+                         **searches)
         codec.qualities = [zoo.parse_quality(meta["model"], meta["quality"])]
     elif key.startswith("hyco:"):
-        codec = _learned(key[5:], weights, f"{key}{suffix}", refine, hyper)
+        codec = _learned(key[5:], weights, f"{key}{suffix}", **searches)
     elif key in CODECS:
         c = CODECS[key]
         reason = c.missing()

@@ -47,6 +47,16 @@ def check_refine(codec: ImageCodec | type, steps: int, hyper: bool = False) -> N
         raise HycoError(f"{flag} takes a number of steps >= 0, not {steps}")
 
 
+def check_searches(codec: ImageCodec | type, refine: int = 0, search_hyper: int = 0) -> None:
+    """:func:`check_refine` for whichever search is asked, and a clear error if both are
+    (the full search moves the hyper-latent too)."""
+    if refine and search_hyper:
+        raise HycoError("give --refine or --search-hyper, not both (the full search moves "
+                        "the hyper-latent too)")
+    if refine or search_hyper:
+        check_refine(codec, refine or search_hyper, hyper=bool(search_hyper))
+
+
 def _measured_loss(codec: ImageCodec, streams: list[bytes], x: Tensor, lmbda: float) -> float:
     """The loss of a real file: its bytes and its decoded 8-bit picture."""
     h, w = x.shape[-2:]

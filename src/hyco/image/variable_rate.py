@@ -187,8 +187,7 @@ class VariableRateMeanScale(MeanScaleHyperprior):
         (:func:`hyco.entropy.gaussian.log2_bin`); ``z`` is rounded straight-through for
         the hyper-synthesis, and its rate takes the noise, as in training."""
         scales, means = self._float_hyper(round_through(z, self.density.medians.view(1, -1, 1, 1)))
-        residual = y - means
-        residual = residual + (torch.round(residual) - residual).detach()
+        residual = round_through(y, means) - means  # the coded integer, gradient to means
         return -(log2_bin(residual, scales).sum()
                  + torch.log2(self.density.likelihood(self._noisy(z))).sum())
 
